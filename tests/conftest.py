@@ -11,6 +11,9 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def pytest_configure(config):
+    import matplotlib
+
+    matplotlib.use("Agg")
     # Two xdist workers on two cores: one thread each keeps torch and BLAS from oversubscribing.
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -86,8 +86,8 @@ def read_hcc_tace_seg(path):
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     cohort = read_hcc_tace_seg("../shared/data/hcc-tace-seg/clinical.csv")
-    >>> cohort["objective_response"].value_counts().sort_index().to_dict()
-    {0: 35, 1: 61}
+    >>> cohort["objective_response"].value_counts().sort_index().tolist()
+    [35, 61]
     """
     path = Path(path)
     if not path.is_file():
