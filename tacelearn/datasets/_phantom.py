@@ -142,6 +142,7 @@ def _place_tumours(patient, liver_centre, liver_axes, rng, z_centres):
     largest = min(10.0 * patient["tumour_diameter"] / 2.0, MAX_RENDERED_RADIUS_MM)
     radii = [largest] + [max(6.0, largest * rng.uniform(0.3, 0.6)) for _ in range(count - 1)]
     placed = []
+    # Lobulated margins reach 1.24 radii: keep 1.3 radii of room so lesions stay separate.
     for index, radius in enumerate(radii):
         room = np.maximum(np.asarray(liver_axes) - radius - 4.0, 4.0)
         for _attempt in range(60):
@@ -151,7 +152,7 @@ def _place_tumours(patient, liver_centre, liver_axes, rng, z_centres):
             if index == 0:
                 # The largest tumour is centred on a slice so that it always shows in the mask.
                 centre[2] = z_centres[np.argmin(np.abs(z_centres - centre[2]))]
-            if all(np.linalg.norm(centre - c) > radius + r + 4.0 for c, r in placed):
+            if all(np.linalg.norm(centre - c) > 1.3 * (radius + r) + 4.0 for c, r in placed):
                 placed.append((centre, radius))
                 break
     return placed

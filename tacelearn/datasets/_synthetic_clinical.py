@@ -33,7 +33,7 @@ PAPER_INTERNAL_VALIDATION_FRACTION = 42 / 210
 RESPONSE_INTERCEPT = 2.0
 #: Coefficients of the response model, on the log-odds scale.
 RESPONSE_COEFFICIENTS = {
-    "tumour_biology": 2.2,
+    "tumour_biology": 2.0,
     "alt_above_50": -1.3,
     "ascites": -1.3,
     "bclc_b_or_c": -1.2,
