@@ -1,1 +1,44 @@
-"""tacelearn.metrics."""
+"""Metrics of the study: DeLong AUC inference, threshold metrics with CIs, decision curves,
+performance tables (Table 2) and scikit-learn scorers."""
+
+from ._decision_curve import REFERENCE_STRATEGIES, decision_curve, net_benefit
+from ._delong import (
+    ConfidenceInterval,
+    DeLongTestResult,
+    delong_covariance,
+    delong_roc_ci,
+    delong_roc_test,
+    delong_roc_variance,
+    delong_test_matrix,
+)
+from ._scorers import delong_auc_scorer, net_benefit_scorer
+from ._tables import (
+    PERFORMANCE_METRICS,
+    format_estimate_ci,
+    format_performance_table,
+    performance_table,
+)
+from ._threshold import THRESHOLD_METRICS, binary_metrics, binary_metrics_ci, youden_threshold
+
+__all__ = [
+    "PERFORMANCE_METRICS",
+    "REFERENCE_STRATEGIES",
+    "THRESHOLD_METRICS",
+    "ConfidenceInterval",
+    "DeLongTestResult",
+    "binary_metrics",
+    "binary_metrics_ci",
+    "decision_curve",
+    "delong_auc_scorer",
+    "delong_covariance",
+    "delong_roc_ci",
+    "delong_roc_test",
+    "delong_roc_variance",
+    "delong_test_matrix",
+    "format_estimate_ci",
+    "format_performance_table",
+    "net_benefit",
+    "net_benefit_scorer",
+    "performance_table",
+    "youden_threshold",
+]
