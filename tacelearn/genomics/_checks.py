@@ -1,0 +1,123 @@
+"""Input checks shared by the genomics functions: expression tables, per-sample labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["align_to_samples", "check_expression", "check_two_groups", "format_names"]
+
+_SHOWN = 10
+
+
+def format_names(names):
+    """Up to ten names for an error message, with the count of the rest."""
+    names = [str(name) for name in names]
+    shown = ", ".join(names[:_SHOWN])
+    if len(names) > _SHOWN:
+        shown += f" and {len(names) - _SHOWN} more"
+    return shown
+
+
+def check_expression(expression, *, name="expression", non_negative=False):
+    """Check a samples x genes (or genes x cell types) table and return it as floats.
+
+    Parameters
+    ----------
+    expression : pandas.DataFrame
+        Rows are samples, columns are genes; labels must be unique.
+    name : str, default="expression"
+        How error messages call the table.
+    non_negative : bool, default=False
+        Refuse negative values (linear-scale data).
+
+    Returns
+    -------
+    expression : pandas.DataFrame
+        A float64 copy.
+    """
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame with labelled rows and columns, "
+                        f"got {type(expression).__name__}")
+    if expression.shape[0] == 0 or expression.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {expression.shape})")
+    for axis, labels in (("row", expression.index), ("column", expression.columns)):
+        duplicated = labels[labels.duplicated()].unique()
+        if len(duplicated):
+            raise ValueError(f"{name} has duplicated {axis} labels: {format_names(duplicated)}")
+    not_numeric = [column for column, dtype in expression.dtypes.items()
+                   if not (pd.api.types.is_numeric_dtype(dtype)
+                           and not pd.api.types.is_bool_dtype(dtype))]
+    if not_numeric:
+        raise ValueError(f"{name} has non-numeric columns: {format_names(not_numeric)}")
+    values = expression.to_numpy(dtype=float)
+    rows, columns = np.nonzero(~np.isfinite(values))
+    if len(rows):
+        cells = [f"({expression.index[r]}, {expression.columns[c]})" for r, c in zip(rows, columns)]
+        raise ValueError(f"{name} has {len(rows)} missing or non-finite values at (row, column) "
+                         f"{format_names(cells)}")
+    if non_negative:
+        rows, columns = np.nonzero(values < 0)
+        if len(rows):
+            cells = [f"({expression.index[r]}, {expression.columns[c]})"
+                     for r, c in zip(rows, columns)]
+            raise ValueError(f"{name} must be on a linear (non-negative) scale; negative values "
+                             f"at (row, column) {format_names(cells)}")
+    return pd.DataFrame(values, index=expression.index, columns=expression.columns)
+
+
+def align_to_samples(values, samples, *, name):
+    """One value per sample, in the order of ``samples``.
+
+    A pandas Series is aligned by its index: every sample must be there (entries for other
+    ids are ignored, since usually only part of a cohort has expression data). Anything else
+    is taken in order and must have one value per sample.
+    """
+    if isinstance(values, pd.DataFrame):
+        raise TypeError(f"{name} must be one value per sample (a Series or 1-d array), "
+                        "got a DataFrame")
+    if isinstance(values, pd.Series):
+        if values.index.has_duplicates:
+            duplicated = values.index[values.index.duplicated()].unique()
+            raise ValueError(f"{name} has duplicated sample ids: {format_names(duplicated)}")
+        missing = samples.difference(values.index, sort=False)
+        if len(missing):
+            raise ValueError(f"{len(missing)} expression samples have no entry in {name}: "
+                             f"{format_names(missing)}")
+        return values.reindex(samples)
+    values = np.asarray(values)
+    if values.ndim != 1 or len(values) != len(samples):
+        raise ValueError(f"{name} must hold one value per expression sample ({len(samples)}), "
+                         f"got shape {values.shape}")
+    return pd.Series(values, index=samples, name=name)
+
+
+def check_two_groups(groups, *, reference=None):
+    """Check per-sample labels of exactly two groups and name them (numerator, reference).
+
+    The reference (denominator) is ``reference`` if given, else ``"low"`` when the labels are
+    ``"high"`` and ``"low"``, else the smaller label in sorted order.
+    """
+    missing = groups.index[pd.isna(groups.to_numpy())]
+    if len(missing):
+        raise ValueError(f"groups has no label for samples {format_names(missing)}")
+    labels = pd.unique(groups.to_numpy())
+    if len(labels) != 2:
+        shown = format_names(sorted(map(str, labels)))
+        if len(labels) == 1:
+            raise ValueError(f"groups holds a single group ({shown}); two are needed")
+        raise ValueError(f"groups must hold exactly two labels, got {len(labels)}: {shown}")
+    if reference is None:
+        if set(map(str, labels)) == {"high", "low"}:
+            reference = next(label for label in labels if str(label) == "low")
+        else:
+            reference = sorted(labels, key=lambda label: (str(type(label)), label))[0]
+    elif reference not in set(labels):
+        raise ValueError(f"reference {reference!r} is not one of the group labels "
+                         f"{sorted(map(str, labels))}")
+    numerator = next(label for label in labels if label != reference)
+    for label in (numerator, reference):
+        size = int((groups == label).sum())
+        if size < 2:
+            raise ValueError(f"group {label!r} has {size} sample; each group needs at least 2")
+    return numerator, reference
