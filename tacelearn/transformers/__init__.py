@@ -1,1 +1,56 @@
-"""tacelearn.transformers."""
+"""Transformers of the cohort: tumour patches from NIfTI, the CNN encoder, clinical screening.
+
+``CNNEncoder`` is imported on first use (PEP 562): it pulls in torch, timm and torchvision,
+which clinical-only users and the patch extractor's worker processes do not need.
+"""
+
+from ._image import (
+    context_slice_indices,
+    crop_with_padding,
+    label_lesions,
+    largest_area_slice,
+    load_nifti,
+    normalize_intensity,
+    otsu_threshold,
+    radiological_slices,
+    reorient_to_ras,
+    resample_in_plane,
+    resize_image,
+    tumour_box,
+    voxel_spacing,
+)
+from ._out_of_fold import OutOfFoldTransformer
+from ._patches import TumourPatchExtractor
+from ._univariate import UnivariateSelector
+
+__all__ = [
+    "CNNEncoder",
+    "OutOfFoldTransformer",
+    "TumourPatchExtractor",
+    "UnivariateSelector",
+    "context_slice_indices",
+    "crop_with_padding",
+    "label_lesions",
+    "largest_area_slice",
+    "load_nifti",
+    "normalize_intensity",
+    "otsu_threshold",
+    "radiological_slices",
+    "reorient_to_ras",
+    "resample_in_plane",
+    "resize_image",
+    "tumour_box",
+    "voxel_spacing",
+]
+
+
+def __getattr__(name):
+    if name == "CNNEncoder":
+        from ._encoder import CNNEncoder
+
+        return CNNEncoder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

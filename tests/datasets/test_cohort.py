@@ -110,7 +110,7 @@ def test_fractional_tumour_number_refused():
 
 def test_all_problems_reported_at_once():
     cohort = _cohort(child_pugh=["A", "X", "B"], os_event=[0, 1, 5])
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match="invalid cohort") as error:
         validate_cohort(cohort)
     assert "child_pugh" in str(error.value)
     assert "os_event" in str(error.value)

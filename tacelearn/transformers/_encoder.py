@@ -1,0 +1,491 @@
+"""CNNEncoder: a timm backbone fine-tuned with skorch; a scikit-learn classifier and transformer."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.dataset import ValidSplit
+from torch import nn
+
+from ._augment import PatchAugmentation
+from ._backbones import check_backbone_name, create_backbone
+from ._encoder_net import EncoderModule, EncoderNet, match_frozen_parameters
+
+__all__ = ["CNNEncoder"]
+
+OUTPUTS = ("embedding", "logit", "proba")
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+SCHEDULERS = ("cosine", None)
+#: Share of the training patients held out, stratified, to monitor early stopping.
+VALIDATION_FRACTION = 0.2
+_PATCH_VALIDATION = {"allow_nd": True, "dtype": np.float32, "ensure_all_finite": True}
+
+
+def resolve_device(device, *, fallback_to_cpu=False):
+    """The torch device for ``device`` ("auto", "cpu", "cuda", "cuda:1" or a torch.device).
+
+    ``"auto"`` is CUDA when present, else the CPU. An unavailable CUDA device is an error,
+    unless ``fallback_to_cpu`` (used when loading a net trained elsewhere).
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be 'auto', 'cpu', 'cuda' or a torch.device, got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        resolved = None
+    if resolved is None or resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {device!r}")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        if fallback_to_cpu:
+            return torch.device("cpu")
+        raise ValueError(f"device={device!r} but CUDA is not available on this machine; "
+                         "use device='auto' to train on the CPU")
+    return resolved
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _check_real(name, value, *, strictly_positive):
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or (
+            value <= 0 if strictly_positive else value < 0):
+        bound = "> 0" if strictly_positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Fine-tune a timm backbone on tumour patches: a classifier and a feature transformer.
+
+    The DLTR model of Chen et al. (BMC Cancer 2025) is a DenseNet169 fine-tuned on MRI tumour
+    patches; the defaults are those of the paper's public training code (Adam, learning rate
+    and weight decay 5e-4, batch 32, 20 epochs, cosine schedule). ``fit`` trains the network
+    through a skorch net kept as ``net_`` (the torch module at ``net_.module_``, the timm model
+    at ``net_.module_.backbone``). ``predict_proba`` gives the DLTR score; ``transform`` gives
+    the pre-logit embedding or the score, for fusion with clinical variables.
+
+    Parameters
+    ----------
+    backbone : str, default="densenet169"
+        A timm model name. The paper compared ``"resnet18"``, ``"resnet50"``,
+        ``"densenet169"`` and ``"swin_tiny_patch4_window7_224"``. Models with a fixed input
+        size (Swin, ViT) are built for the size of the training patches (timm's
+        ``img_size``), so no resizing happens.
+    pretrained : str or path-like, optional
+        A local weights file (``.pth``, ``.pt``, ``.bin``, ``.ckpt`` or ``.safetensors``) in
+        timm's key layout, or torchvision's for ResNet and DenseNet. It is read with
+        ``weights_only=True`` (or safetensors) and loaded strictly; the first convolution is
+        adapted to the number of input channels and the classifier is re-initialised for two
+        classes. Nothing is ever downloaded. ``None`` trains from random weights.
+    output : {"embedding", "logit", "proba"}, default="embedding"
+        What ``transform`` returns: the pre-logit embedding (``n_embedding_features_``
+        columns, e.g. 1664 for DenseNet169 and 512 for ResNet18), or one column with the
+        log-odds of the positive class (``decision_function``) or its probability
+        (``predict_proba[:, 1]``).
+    max_epochs : int, default=20
+        Training epochs (fewer with early stopping).
+    lr : float, default=5e-4
+        Learning rate.
+    weight_decay : float, default=5e-4
+        Weight decay of the optimizer.
+    batch_size : int, default=32
+        Patches per batch, in training and prediction. At least 2 (BatchNorm).
+    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
+        ``"sgd"`` uses momentum 0.9.
+    scheduler : {"cosine", None}, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``, or a constant rate.
+    augment : bool, default=True
+        Random flips, rotations up to 15 degrees and intensity jitter during training. Every
+        channel of a patch gets the same flips and rotation; see
+        ``tacelearn.transformers._augment``.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the cross-entropy loss, as in scikit-learn.
+    freeze : str or sequence of str, optional
+        Shell-style (fnmatch) patterns on the backbone's parameter names (e.g. ``"conv1.*"``,
+        ``"layer1.*"``, ``"features.denseblock1.*"``); matched parameters do not train and
+        BatchNorm layers left without trainable parameters keep their running statistics.
+        The classifier always trains, so ``"*"`` fits the head alone.
+    early_stopping : int, optional
+        Patience in epochs. When set, a stratified 20 % of the training patients is held out,
+        training stops once its loss has not improved for this many epochs, and the weights
+        of the best epoch are kept.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        ``"auto"`` trains on CUDA when present (float16 autocast with gradient scaling,
+        channels-last memory), on the CPU otherwise. A fitted encoder always unpickles, on
+        CUDA when its ``device`` allows and CUDA is present, else on the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, batch order, augmentation and the early-stopping
+        split. The same int gives identical results on the CPU (GPU kernels are not
+        bit-reproducible).
+    verbose : int, default=0
+        0 is silent; 1 or more prints skorch's epoch table and a tqdm progress bar.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNetClassifier
+        The trained net (:class:`~tacelearn.transformers._encoder_net.EncoderNet`); its
+        ``history`` holds the losses per epoch.
+    classes_ : ndarray of shape (2,)
+        The class labels; ``classes_[1]`` is the positive class.
+    n_features_in_ : int
+        Channels of the training patches.
+    image_size_ : tuple of int
+        Height and width of the training patches; prediction requires the same size.
+    n_embedding_features_ : int
+        Width of the pre-logit embedding.
+    device_ : str
+        Device the net runs on.
+
+    See Also
+    --------
+    TumourPatchExtractor : Makes the ``(n, channels, height, width)`` patches from NIfTI files.
+    tacelearn.explain.grad_cam : Where in the patch the prediction comes from.
+
+    Notes
+    -----
+    A binary classifier: the log-odds ``decision_function`` is the difference of the two
+    class logits, ``predict_proba`` its logistic transform.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tacelearn.transformers import CNNEncoder
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.tile([0, 1], 8)
+    >>> X = rng.normal(size=(16, 2, 32, 32)).astype(np.float32)
+    >>> X[y == 1, :, 12:20, 12:20] += 2.0
+    >>> encoder = CNNEncoder(backbone="resnet18", max_epochs=2, batch_size=8, random_state=0)
+    >>> encoder.fit(X, y).transform(X).shape
+    (16, 512)
+    >>> encoder.predict_proba(X).shape
+    (16, 2)
+    >>> encoder.set_params(output="logit").get_feature_names_out()
+    array(['cnn_logit'], dtype=object)
+    """
+
+    def __init__(self, *, backbone="densenet169", pretrained=None, output="embedding",
+                 max_epochs=20, lr=5e-4, weight_decay=5e-4, batch_size=32, optimizer="adam",
+                 scheduler="cosine", augment=True, class_weight=None, freeze=None,
+                 early_stopping=None, device="auto", random_state=None, verbose=0):
+        self.backbone = backbone
+        self.pretrained = pretrained
+        self.output = output
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.augment = augment
+        self.class_weight = class_weight
+        self.freeze = freeze
+        self.early_stopping = early_stopping
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self):
+        check_backbone_name(self.backbone)
+        self._check_output()
+        _check_int("max_epochs", self.max_epochs, 1)
+        _check_real("lr", self.lr, strictly_positive=True)
+        _check_real("weight_decay", self.weight_decay, strictly_positive=False)
+        _check_int("batch_size", self.batch_size, 2)
+        _check_int("verbose", self.verbose, 0)
+        if self.early_stopping is not None:
+            _check_int("early_stopping (patience in epochs)", self.early_stopping, 1)
+        if not isinstance(self.augment, (bool, np.bool_)):
+            raise ValueError(f"augment must be True or False, got {self.augment!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be 'cosine' or None, got {self.scheduler!r}")
+        if not (self.optimizer in OPTIMIZERS or (
+                isinstance(self.optimizer, type)
+                and issubclass(self.optimizer, torch.optim.Optimizer))):
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a "
+                             f"torch.optim.Optimizer class, got {self.optimizer!r}")
+        if not (self.class_weight is None or self.class_weight == "balanced"
+                or isinstance(self.class_weight, dict)):
+            raise ValueError("class_weight must be None, 'balanced' or a dict of class to "
+                             f"weight, got {self.class_weight!r}")
+        return self._freeze_patterns()
+
+    def _check_output(self):
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
+
+    def _freeze_patterns(self):
+        if self.freeze is None:
+            return ()
+        patterns = (self.freeze,) if isinstance(self.freeze, str) else self.freeze
+        try:
+            patterns = tuple(patterns)
+        except TypeError:
+            patterns = None
+        if not patterns or not all(isinstance(p, str) for p in patterns):
+            raise ValueError("freeze must be None, a parameter-name pattern or a sequence of "
+                             f"them, got {self.freeze!r}")
+        return patterns
+
+    def _validate_patches(self, X, *, reset):
+        X = validate_data(self, X, reset=reset, **_PATCH_VALIDATION)
+        return self._check_patch_shape(X, reset=reset)
+
+    def _check_patch_shape(self, X, *, reset):
+        if X.ndim != 4:
+            raise ValueError("CNNEncoder takes patches of shape (n_patients, channels, height, "
+                             f"width); got an array of shape {X.shape}")
+        if not reset and X.shape[2:] != self.image_size_:
+            raise ValueError(
+                f"X has {X.shape[2]} x {X.shape[3]} pixel patches but CNNEncoder was fitted "
+                f"on {self.image_size_[0]} x {self.image_size_[1]}"
+            )
+        # torch shares the array's memory: it must be writeable and C-ordered.
+        return np.require(X, requirements=["C", "W"])
+
+    # ------------------------------------------------------------------ training
+    def _callbacks(self):
+        callbacks = []
+        if self.scheduler == "cosine":
+            callbacks.append(("cosine_lr", LRScheduler(policy="CosineAnnealingLR",
+                                                       T_max=self.max_epochs)))
+        if self.early_stopping is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.early_stopping, load_best=True)))
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _optimizer_kwargs(self):
+        if self.optimizer not in OPTIMIZERS:
+            return self.optimizer, {}
+        # The fused kernels update all parameters in one pass: on the CPU several times
+        # faster than the per-parameter loop for a ResNet18 (see benchmarks/bench_encoder.py).
+        kwargs = {"optimizer__fused": True}
+        if self.optimizer == "sgd":
+            kwargs["optimizer__momentum"] = 0.9
+        return OPTIMIZERS[self.optimizer], kwargs
+
+    def fit(self, X, y):
+        """Fine-tune the backbone on patches ``X`` with binary labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_patients, channels, height, width)
+            Patches; float64 and integer input is cast to float32.
+        y : array-like of shape (n_patients,)
+            Two classes; the larger label (``classes_[1]``) is the positive class.
+
+        Returns
+        -------
+        self : CNNEncoder
+            The fitted encoder.
+        """
+        freeze = self._check_params()
+        X, y = validate_data(self, X, y, reset=True, **_PATCH_VALIDATION)
+        check_classification_targets(y)
+        target_type = type_of_target(y, input_name="y")
+        if target_type != "binary":
+            raise ValueError("Only binary classification is supported. The type of the target "
+                             f"is {target_type}: CNNEncoder predicts one of two classes.")
+        classes, labels = np.unique(y, return_inverse=True)
+        if len(classes) != 2:
+            raise ValueError(f"CNNEncoder is a binary classifier; y holds {len(classes)} "
+                             f"class: {classes.tolist()}")
+        X = self._check_patch_shape(X, reset=True)
+        device = resolve_device(self.device)
+        labels = labels.astype(np.int64)
+        init_seed, loader_seed, augment_seed, split_seed = np.random.SeedSequence(
+            int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        ).generate_state(4)
+
+        n_train, train_split = len(labels), None
+        if self.early_stopping is not None:
+            splitter = StratifiedShuffleSplit(n_splits=1, test_size=VALIDATION_FRACTION,
+                                              random_state=int(split_seed))
+            n_train = len(next(splitter.split(np.zeros(len(labels)), labels))[0])
+            train_split = ValidSplit(splitter, stratified=True)
+        if n_train < 2:
+            raise ValueError(f"CNNEncoder needs at least 2 training patients, got {n_train}")
+        weights = None
+        if self.class_weight is not None:
+            weights = torch.as_tensor(compute_class_weight(self.class_weight, classes=classes,
+                                                           y=y), dtype=torch.float32)
+        optimizer, optimizer_kwargs = self._optimizer_kwargs()
+
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(init_seed))
+            backbone = create_backbone(self.backbone, in_chans=X.shape[1],
+                                       image_size=X.shape[2:], num_classes=2,
+                                       pretrained=self.pretrained)
+            module = EncoderModule(backbone, match_frozen_parameters(backbone, freeze))
+            net = EncoderNet(
+                module,
+                criterion=nn.CrossEntropyLoss,
+                criterion__weight=weights,
+                optimizer=optimizer,
+                lr=float(self.lr),
+                optimizer__weight_decay=float(self.weight_decay),
+                max_epochs=int(self.max_epochs),
+                batch_size=int(self.batch_size),
+                iterator_train__shuffle=True,
+                iterator_train__generator=torch.Generator().manual_seed(int(loader_seed)),
+                # A last batch of one patient would break BatchNorm in training.
+                iterator_train__drop_last=n_train % self.batch_size == 1,
+                train_split=train_split,
+                callbacks=self._callbacks(),
+                augmentation=PatchAugmentation(int(augment_seed)) if self.augment else None,
+                device=str(device),
+                verbose=int(self.verbose),
+                **optimizer_kwargs,
+            )
+            net.fit(X, labels)
+        # Fitted means ready to predict: BatchNorm and dropout in inference mode for anyone
+        # who calls the module directly (Grad-CAM, a raw forward).
+        net.module_.eval()
+
+        self.net_ = net
+        self.classes_ = classes
+        self.image_size_ = tuple(int(s) for s in X.shape[2:])
+        # Heads with a hidden layer (some timm models) embed at its width, others at the
+        # width of the pooled features.
+        self.n_embedding_features_ = int(getattr(backbone, "head_hidden_size", None)
+                                         or backbone.num_features)
+        self.device_ = str(device)
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def decision_function(self, X):
+        """Compute the log-odds of the positive class, ``logit[:, 1] - logit[:, 0]``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_patients, channels, height, width)
+            Patches of the training size.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_patients,)
+            Log-odds of ``classes_[1]``.
+        """
+        check_is_fitted(self)
+        logits = self.net_.predict_outputs(self._validate_patches(X, reset=False))
+        return (logits[:, 1] - logits[:, 0]).numpy().astype(np.float64)
+
+    def predict_proba(self, X):
+        """Predict class probabilities (the softmax of the two logits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_patients, channels, height, width)
+            Patches of the training size.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_patients, 2)
+            Columns in the order of ``classes_``; the second is the DLTR score.
+        """
+        scores = self.decision_function(X)
+        return np.column_stack([expit(-scores), expit(scores)])
+
+    def predict(self, X):
+        """Predict the class: ``classes_[1]`` where its probability exceeds 0.5.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_patients, channels, height, width)
+            Patches of the training size.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_patients,)
+            Values from ``classes_``.
+        """
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
+
+    def transform(self, X):
+        """Return the pre-logit embedding, or the score column, as chosen by ``output``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_patients, channels, height, width)
+            Patches of the training size.
+
+        Returns
+        -------
+        features : ndarray of shape (n_patients, n_features_out)
+            ``output="embedding"``: float32, ``n_embedding_features_`` columns;
+            ``"logit"``: one float64 column, :meth:`decision_function`;
+            ``"proba"``: one float64 column, ``predict_proba(X)[:, 1]``.
+        """
+        check_is_fitted(self)
+        self._check_output()
+        if self.output == "embedding":
+            patches = self._validate_patches(X, reset=False)
+            return self.net_.predict_outputs(patches, embedding=True).numpy()
+        scores = self.decision_function(X)
+        return (scores if self.output == "logit" else expit(scores))[:, np.newaxis]
+
+    def get_feature_names_out(self, input_features=None):
+        """Get the names of the ``transform`` columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Ignored apart from a length check: the input columns are image channels.
+
+        Returns
+        -------
+        names : ndarray of str
+            ``cnn_embedding0``, ``cnn_embedding1``, ... or ``["cnn_logit"]`` or
+            ``["cnn_proba"]``.
+        """
+        check_is_fitted(self)
+        if input_features is not None and len(input_features) != self.n_features_in_:
+            raise ValueError(f"input_features has {len(input_features)} names but the encoder "
+                             f"was fitted on {self.n_features_in_} channels")
+        self._check_output()
+        if self.output == "embedding":
+            names = [f"cnn_embedding{i}" for i in range(self.n_embedding_features_)]
+        else:
+            names = [f"cnn_{self.output}"]
+        return np.asarray(names, dtype=object)
+
+    # ------------------------------------------------------------------ persistence
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "net_" in self.__dict__:
+            # The net was pickled from the CPU; run it where this machine allows.
+            device = resolve_device(self.device, fallback_to_cpu=True)
+            if device.type != "cpu":
+                self.net_.place(device)
+            self.device_ = str(device)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # two_d_array stays True so that scikit-learn's common checks run at all; the input
+        # is (n, channels, height, width) and the 2D checks are listed as expected failures.
+        tags.classifier_tags.multi_class = False
+        tags.classifier_tags.poor_score = True
+        # The embedding is float32 and the score columns float64, whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = []
+        tags.target_tags.required = True
+        return tags
