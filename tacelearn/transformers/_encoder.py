@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 
 import numpy as np
+import timm
 import torch
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -16,11 +18,13 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
+from skorch.history import History
 from torch import nn
 
 from ._augment import PatchAugmentation
 from ._backbones import check_backbone_name, create_backbone
 from ._encoder_net import EncoderModule, EncoderNet, match_frozen_parameters
+from ._weights_cache import WeightsCache, cache_location
 
 __all__ = ["CNNEncoder"]
 
@@ -133,6 +137,14 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         Seeds the weight initialisation, batch order, augmentation and the early-stopping
         split. The same int gives identical results on the CPU (GPU kernels are not
         bit-reproducible).
+    memory : str, path-like or joblib.Memory, optional
+        Folder of a cache of trained weights. A fit whose patches, labels and training
+        settings (every parameter but ``output``, ``verbose`` and ``memory``; the device type;
+        the pretrained file's size and modification time) match a stored entry loads the
+        weights and history from it instead of training; otherwise it trains and stores them.
+        Entries are safetensors files, never pickles. This is how DLTR and the fusion models
+        of a study share one training, and how a grid search over a fusion head avoids
+        re-training the CNN for every candidate. A loaded fit has no optimizer state.
     verbose : int, default=0
         0 is silent; 1 or more prints skorch's epoch table and a tqdm progress bar.
 
@@ -182,7 +194,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
     def __init__(self, *, backbone="densenet169", pretrained=None, output="embedding",
                  max_epochs=20, lr=5e-4, weight_decay=5e-4, batch_size=32, optimizer="adam",
                  scheduler="cosine", augment=True, class_weight=None, freeze=None,
-                 early_stopping=None, device="auto", random_state=None, verbose=0):
+                 early_stopping=None, device="auto", random_state=None, memory=None,
+                 verbose=0):
         self.backbone = backbone
         self.pretrained = pretrained
         self.output = output
@@ -198,6 +211,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.device = device
         self.random_state = random_state
+        self.memory = memory
         self.verbose = verbose
 
     # ------------------------------------------------------------------ validation
@@ -356,7 +370,16 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
                 verbose=int(self.verbose),
                 **optimizer_kwargs,
             )
-            net.fit(X, labels)
+            cache, key = self._weights_cache(X, labels, device)
+            stored = cache.load(key) if cache is not None else None
+            if stored is None:
+                net.fit(X, labels)
+                if cache is not None:
+                    cache.store(key, net.module_.state_dict(), net.history.to_list())
+            else:
+                net.initialize()
+                net.module_.load_state_dict(stored[0])
+                net.history = History(stored[1])
         # Fitted means ready to predict: BatchNorm and dropout in inference mode for anyone
         # who calls the module directly (Grad-CAM, a raw forward).
         net.module_.eval()
@@ -370,6 +393,23 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
                                          or backbone.num_features)
         self.device_ = str(device)
         return self
+
+    def _weights_cache(self, X, labels, device):
+        """The weights cache and this fit's key, or ``(None, None)`` without ``memory``."""
+        location = cache_location(self.memory)
+        if location is None:
+            return None, None
+        settings = {name: value for name, value in self.get_params(deep=False).items()
+                    if name not in ("output", "verbose", "memory", "device")}
+        if isinstance(settings["optimizer"], type):
+            settings["optimizer"] = f"{settings['optimizer'].__module__}." \
+                                    f"{settings['optimizer'].__qualname__}"
+        if settings["pretrained"] is not None:
+            weights = os.stat(settings["pretrained"])
+            settings["pretrained"] = (str(settings["pretrained"]), weights.st_size,
+                                      weights.st_mtime_ns)
+        cache = WeightsCache(location)
+        return cache, cache.key(X, labels, settings, device.type, timm.__version__)
 
     # ------------------------------------------------------------------ prediction
     def decision_function(self, X):
