@@ -341,48 +341,33 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.class_weight is not None:
             weights = torch.as_tensor(compute_class_weight(self.class_weight, classes=classes,
                                                            y=y), dtype=torch.float32)
-        optimizer, optimizer_kwargs = self._optimizer_kwargs()
+        training = {
+            "criterion__weight": weights,
+            "iterator_train__generator": torch.Generator().manual_seed(int(loader_seed)),
+            # A last batch of one patient would break BatchNorm in training.
+            "iterator_train__drop_last": n_train % self.batch_size == 1,
+            "train_split": train_split,
+            "augmentation": PatchAugmentation(int(augment_seed)) if self.augment else None,
+        }
 
         devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(init_seed))
-            backbone = create_backbone(self.backbone, in_chans=X.shape[1],
-                                       image_size=X.shape[2:], num_classes=2,
-                                       pretrained=self.pretrained)
-            module = EncoderModule(backbone, match_frozen_parameters(backbone, freeze))
-            net = EncoderNet(
-                module,
-                criterion=nn.CrossEntropyLoss,
-                criterion__weight=weights,
-                optimizer=optimizer,
-                lr=float(self.lr),
-                optimizer__weight_decay=float(self.weight_decay),
-                max_epochs=int(self.max_epochs),
-                batch_size=int(self.batch_size),
-                iterator_train__shuffle=True,
-                iterator_train__generator=torch.Generator().manual_seed(int(loader_seed)),
-                # A last batch of one patient would break BatchNorm in training.
-                iterator_train__drop_last=n_train % self.batch_size == 1,
-                train_split=train_split,
-                callbacks=self._callbacks(),
-                augmentation=PatchAugmentation(int(augment_seed)) if self.augment else None,
-                device=str(device),
-                verbose=int(self.verbose),
-                **optimizer_kwargs,
-            )
             cache, key = self._weights_cache(X, labels, device)
             stored = cache.load(key) if cache is not None else None
             if stored is None:
+                net = self._build_net(X.shape[1], X.shape[2:], device,
+                                      pretrained=self.pretrained, freeze=freeze, **training)
                 net.fit(X, labels)
                 if cache is not None:
                     cache.store(key, net.module_.state_dict(), net.history.to_list())
             else:
-                net.initialize()
-                net.module_.load_state_dict(stored[0])
-                net.history = History(stored[1])
+                net = self._restore_net(stored[0], X.shape[1], X.shape[2:], device,
+                                        history=stored[1], **training)
         # Fitted means ready to predict: BatchNorm and dropout in inference mode for anyone
         # who calls the module directly (Grad-CAM, a raw forward).
         net.module_.eval()
+        backbone = net.module_.backbone
 
         self.net_ = net
         self.classes_ = classes
@@ -393,6 +378,52 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
                                          or backbone.num_features)
         self.device_ = str(device)
         return self
+
+    def _build_net(self, n_channels, image_size, device, *, pretrained=None, freeze=(),
+                   **training):
+        """The untrained net for ``n_channels`` x ``image_size`` patches on ``device``.
+
+        ``training`` holds the settings that depend on the training data (class weights,
+        seeded batch order and augmentation, early-stopping split), passed to
+        :class:`EncoderNet`.
+        """
+        backbone = create_backbone(self.backbone, in_chans=n_channels, image_size=image_size,
+                                   num_classes=2, pretrained=pretrained)
+        module = EncoderModule(backbone, match_frozen_parameters(backbone, freeze))
+        optimizer, optimizer_kwargs = self._optimizer_kwargs()
+        return EncoderNet(
+            module,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=optimizer,
+            lr=float(self.lr),
+            optimizer__weight_decay=float(self.weight_decay),
+            max_epochs=int(self.max_epochs),
+            batch_size=int(self.batch_size),
+            iterator_train__shuffle=True,
+            callbacks=self._callbacks(),
+            device=str(device),
+            verbose=int(self.verbose),
+            **optimizer_kwargs,
+            **training,
+        )
+
+    def _restore_net(self, state_dict, n_channels, image_size, device, *, history=(),
+                     **training):
+        """A net for ``n_channels`` x ``image_size`` patches on ``device`` with trained weights.
+
+        The one way a trained network comes back without training: a hit in the weights cache
+        (``memory``) and :func:`tacelearn.estimators.load_model`. The backbone is built without
+        pretrained weights, since ``state_dict`` (tensors on any device) replaces them all and
+        must match it exactly. ``history`` is skorch's history as a list of epoch dicts. The
+        net has no optimizer state and its module is in inference mode.
+        """
+        net = self._build_net(n_channels, tuple(image_size), device,
+                              freeze=self._freeze_patterns(), **training)
+        net.initialize()
+        net.module_.load_state_dict(state_dict)
+        net.history = History(list(history))
+        net.module_.eval()
+        return net
 
     def _weights_cache(self, X, labels, device):
         """The weights cache and this fit's key, or ``(None, None)`` without ``memory``."""
