@@ -8,12 +8,17 @@ with each expected failure listed and justified.
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tacelearn.transformers import OutOfFoldTransformer, UnivariateSelector
+from tacelearn.transformers import (
+    ClinicalCutoffEncoder,
+    OutOfFoldTransformer,
+    UnivariateSelector,
+)
 
 # fit_transform gives out-of-fold outputs and fit().transform in-sample ones, by design.
 _OUT_OF_FOLD_DIFFERS = "fit_transform returns out-of-fold outputs, unlike fit().transform"
 
 ESTIMATORS = [
+    ClinicalCutoffEncoder(),
     UnivariateSelector(),
     OutOfFoldTransformer(LinearDiscriminantAnalysis(), cv=3),
 ]

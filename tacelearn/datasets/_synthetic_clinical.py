@@ -30,14 +30,14 @@ PAPER_CENTER_SIZES = (210, 189, 74)
 PAPER_INTERNAL_VALIDATION_FRACTION = 42 / 210
 
 #: Intercept of the response model (gives an objective-response rate of about 55%).
-RESPONSE_INTERCEPT = 2.0
+RESPONSE_INTERCEPT = 2.2
 #: Coefficients of the response model, on the log-odds scale.
 RESPONSE_COEFFICIENTS = {
-    "tumour_biology": 2.0,
-    "alt_above_50": -1.3,
-    "ascites": -1.3,
-    "bclc_b_or_c": -1.2,
-    "portal_vein_invasion": -1.3,
+    "tumour_biology": 1.9,
+    "alt_above_50": -1.5,
+    "ascites": -1.5,
+    "bclc_b_or_c": -1.5,
+    "portal_vein_invasion": -1.5,
 }
 #: Hazard ratio of progression and death for responders against non-responders.
 SURVIVAL_HR_RESPONSE = 0.5

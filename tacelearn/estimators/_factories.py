@@ -9,6 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..transformers import (
+    ClinicalCutoffEncoder,
     CNNEncoder,
     OutOfFoldTransformer,
     TumourPatchExtractor,
@@ -54,22 +55,27 @@ def _image_input_columns(extractor):
     return SchemaColumns(columns, required=True)
 
 
-def _clinical_branch(screen, alpha):
-    steps = [("preprocess", clinical_preprocessor())]
+def _clinical_steps(screen, alpha, dichotomise):
+    steps = []
+    if dichotomise:
+        steps.append(("cutoffs", ClinicalCutoffEncoder()))
     if screen:
-        steps.insert(0, ("screen", UnivariateSelector(alpha=alpha)))
-    return Pipeline(steps)
+        steps.append(("screen", UnivariateSelector(alpha=alpha)))
+    steps.append(("preprocess", clinical_preprocessor()))
+    return steps
 
 
-def make_clinical_model(columns=None, screen=True, alpha=0.05, *, C=1.0):
+def make_clinical_model(columns=None, screen=True, alpha=0.05, *, dichotomise=True, C=1.0):
     """The clinical model: univariately screened clinical factors -> logistic regression.
 
-    The pipeline picks the clinical columns from the cohort, keeps those associated with the
-    response in univariate analysis (:class:`~tacelearn.transformers.UnivariateSelector`:
-    chi-square or Fisher for categories, Mann-Whitney for numbers, ``P < alpha``), then imputes,
-    one-hot encodes, log-transforms skewed labs and standardises
-    (:func:`clinical_preprocessor`) and fits a logistic regression, as the paper's clinical
-    model did (it kept ALT, ascites, BCLC stage and portal venous invasion).
+    The pipeline picks the clinical columns from the cohort, turns laboratory values into
+    abnormal flags at the schema's clinical cut-offs (ALT > 50 U/L, ...;
+    :class:`~tacelearn.transformers.ClinicalCutoffEncoder`), keeps the factors associated with
+    the response in univariate analysis (:class:`~tacelearn.transformers.UnivariateSelector`:
+    chi-square or Fisher for categories, Mann-Whitney for numbers, ``P < alpha``), then
+    imputes, one-hot encodes and standardises (:func:`clinical_preprocessor`) and fits a
+    logistic regression, as the paper's clinical model did (it kept ALT, ascites, BCLC stage
+    and portal venous invasion).
 
     Screening comes before encoding so that whole variables are tested (BCLC stage as one
     r x 2 table), not their dummy columns one by one.
@@ -82,15 +88,19 @@ def make_clinical_model(columns=None, screen=True, alpha=0.05, *, C=1.0):
         Whether to screen the columns; ``False`` fits on all of them.
     alpha : float, default=0.05
         Significance level of the screening.
+    dichotomise : bool, default=True
+        Model laboratory values as abnormal flags (``alt_abnormal``...), as the paper did;
+        ``False`` keeps raw values (log-transformed when skewed).
     C : float, default=1.0
         Inverse regularisation strength of the logistic regression (L2).
 
     Returns
     -------
     model : sklearn.pipeline.Pipeline
-        Unfitted; steps ``columns``, ``screen`` (when ``screen``), ``preprocess``,
-        ``classifier``. After fitting, ``model[:-1].get_feature_names_out()`` names the kept
-        factors as the classifier sees them.
+        Unfitted; steps ``columns``, ``cutoffs`` (when ``dichotomise``), ``screen`` (when
+        ``screen``), ``preprocess``, ``classifier``. After fitting,
+        ``model.named_steps["screen"].get_feature_names_out()`` names the kept factors and
+        ``model[:-1].get_feature_names_out()`` the columns the classifier sees.
 
     Examples
     --------
@@ -105,18 +115,15 @@ def make_clinical_model(columns=None, screen=True, alpha=0.05, *, C=1.0):
     >>> model.predict_proba(labelled).shape
     (96, 2)
     """
-    steps = [
-        ("columns", ColumnTransformer(
-            [("clinical", "passthrough", SchemaColumns(columns))],
-            verbose_feature_names_out=False,
-        ).set_output(transform="pandas")),
-        ("screen", UnivariateSelector(alpha=alpha)),
-        ("preprocess", clinical_preprocessor()),
+    columns_step = ColumnTransformer(
+        [("clinical", "passthrough", SchemaColumns(columns))],
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    return Pipeline([
+        ("columns", columns_step),
+        *_clinical_steps(screen, alpha, dichotomise),
         ("classifier", LogisticRegression(C=C, max_iter=1000)),
-    ]
-    if not screen:
-        del steps[1]
-    return Pipeline(steps)
+    ])
 
 
 def make_dltr(*, backbone="densenet169", patch_size=128, extractor_params=None,
@@ -205,15 +212,17 @@ def _fusion_features(branch, clinical, columns):
     )
 
 
-def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, C=1.0, cv=DEFAULT_FUSION_CV,
+def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1.0,
+                 cv=DEFAULT_FUSION_CV,
                  backbone="densenet169", patch_size=128, extractor_params=None,
                  encoder_params=None, random_state=None):
     """DLTR_LR: the CNN's log-odds of response + screened clinical factors -> logistic regression.
 
     Parameters
     ----------
-    columns, screen, alpha, C
-        Clinical columns, screening and regularisation as in :func:`make_clinical_model`.
+    columns, screen, alpha, dichotomise, C
+        Clinical columns, cut-off flags, screening and regularisation as in
+        :func:`make_clinical_model`.
     cv : int, cross-validation generator or None, default=5
         Out-of-fold CNN outputs for the head (see :func:`image_branch`). The default is
         honest stacking: a head fitted on in-sample CNN scores, as in the paper, learns to
@@ -239,7 +248,8 @@ def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, C=1.0, cv=DEFAULT_FUS
                           extractor_params=extractor_params, encoder_params=encoder_params,
                           random_state=random_state)
     return Pipeline([
-        ("features", _fusion_features(branch, _clinical_branch(screen, alpha), columns)),
+        ("features", _fusion_features(
+            branch, Pipeline(_clinical_steps(screen, alpha, dichotomise)), columns)),
         ("classifier", LogisticRegression(C=C, max_iter=1000)),
     ])
 

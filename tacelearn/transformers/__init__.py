@@ -4,6 +4,7 @@
 which clinical-only users and the patch extractor's worker processes do not need.
 """
 
+from ._cutoffs import ClinicalCutoffEncoder, source_column
 from ._image import (
     context_slice_indices,
     crop_with_padding,
@@ -25,6 +26,7 @@ from ._univariate import UnivariateSelector
 
 __all__ = [
     "CNNEncoder",
+    "ClinicalCutoffEncoder",
     "OutOfFoldTransformer",
     "TumourPatchExtractor",
     "UnivariateSelector",
@@ -39,6 +41,7 @@ __all__ = [
     "reorient_to_ras",
     "resample_in_plane",
     "resize_image",
+    "source_column",
     "tumour_box",
     "voxel_spacing",
 ]
