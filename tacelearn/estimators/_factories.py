@@ -255,16 +255,16 @@ def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1
 
 
 def make_dltr_mlp(*, image_output="logit", hidden_layer_sizes=(512, 512), columns=None,
-                  alpha=1e-2, max_iter=2000, cv=DEFAULT_FUSION_CV, backbone="densenet169",
+                  alpha=1.0, max_iter=500, cv=DEFAULT_FUSION_CV, backbone="densenet169",
                   patch_size=128, extractor_params=None, encoder_params=None,
                   random_state=None):
     """DLTR_MLP: CNN output fused with every clinical variable by a multilayer perceptron.
 
     The public code fed 2 CNN logits and 24 clinical values to a 512-512 MLP with batch
     normalisation and dropout 0.1; scikit-learn's :class:`~sklearn.neural_network.MLPClassifier`
-    has neither, so ``alpha`` (L2) regularises instead, and the full-batch L-BFGS solver
-    (scikit-learn's advice for small data sets) replaces Adam. One log-odds column carries the
-    same information as two softmax logits.
+    has neither, so a strong L2 penalty (``alpha``) regularises instead: with a few hundred
+    patients and a 512-512 network a weak penalty memorises the training set. One log-odds
+    column carries the same information as two softmax logits.
 
     Parameters
     ----------
@@ -274,10 +274,10 @@ def make_dltr_mlp(*, image_output="logit", hidden_layer_sizes=(512, 512), column
         Hidden layers of the MLP.
     columns : sequence of str, optional
         Clinical columns; default every schema clinical column present in ``X``.
-    alpha : float, default=1e-2
+    alpha : float, default=1.0
         L2 penalty of the MLP.
-    max_iter : int, default=2000
-        Iterations of the MLP's L-BFGS solver.
+    max_iter : int, default=500
+        Epochs of the MLP's Adam solver (it stops earlier once the loss stops improving).
     cv : int, cross-validation generator or None, default=5
         Out-of-fold CNN outputs for the head, as in :func:`make_dltr_lr`.
     backbone, patch_size, extractor_params, encoder_params, random_state
@@ -299,8 +299,8 @@ def make_dltr_mlp(*, image_output="logit", hidden_layer_sizes=(512, 512), column
     branch = image_branch(output=image_output, cv=cv, backbone=backbone,
                           patch_size=patch_size, extractor_params=extractor_params,
                           encoder_params=encoder_params, random_state=random_state)
-    head = MLPClassifier(hidden_layer_sizes=hidden_layer_sizes, alpha=alpha, solver="lbfgs",
-                         max_iter=max_iter, random_state=random_state)
+    head = MLPClassifier(hidden_layer_sizes=hidden_layer_sizes, alpha=alpha, max_iter=max_iter,
+                         random_state=random_state)
     return Pipeline([
         ("features", _fusion_features(branch, clinical_preprocessor(), columns)),
         ("classifier", head),
