@@ -80,7 +80,9 @@ def test_index_html_embeds_every_figure(report):
     assert len(embedded) == len(figures) > 20
     written = {f.read_bytes() for f in figures}
     assert {base64.b64decode(data) for data in embedded} == written
-    assert "src=\"http" not in html and "href=\"http" not in html  # readable offline
+    # readable offline: nothing is fetched from the network
+    assert "src=\"http" not in html
+    assert "href=\"http" not in html
 
 
 def test_predict_reproduces_the_study_scores(report, demo, tmp_path):
@@ -175,7 +177,8 @@ def test_existing_output_refused_and_debug_shows_traceback(tmp_path, demo, capsy
     manifest = demo / "cohort" / "cohort.csv"
     assert main(["--debug", "study", "--cohort", str(manifest), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "Traceback" in err and "already exists" in err
+    assert "Traceback" in err
+    assert "already exists" in err
 
 
 @pytest.mark.parametrize("command", ["demo", "study", "predict"])
