@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tacelearn demo --out tacelearn-demo
 
-test: $(STAMP)
+# The report test renders index.html in headless Chromium: install it from the system's packages
+# where that is possible (root with apt-get); otherwise that one test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get install -y -q chromium >/dev/null 2>&1 \
+	       || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } \
+	  || echo "Chromium is not installed: the report rendering test will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -m "not slow and not gpu"
 
 lint: $(STAMP)

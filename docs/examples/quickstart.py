@@ -46,7 +46,7 @@ def main():
     joblib.dump(fusion, f"{folder}/dltr_lr.joblib")
     reloaded = joblib.load(f"{folder}/dltr_lr.joblib")
     assert (reloaded.predict_proba(test) == fusion.predict_proba(test)).all()
-    return scores
+    return y_test, scores
 
 
 if __name__ == "__main__":

@@ -1,0 +1,229 @@
+"""The paper's pre-experiment (Table S2): CNN backbones compared by cross-validated AUC."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.model_selection import check_cv
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+from ..metrics import delong_roc_ci, delong_roc_test, delong_roc_variance
+from ..transformers._backbones import PAPER_BACKBONES, check_backbone_name
+from ._factories import _encoder, _extractor
+
+__all__ = ["compare_backbones"]
+
+#: Columns of the table :func:`compare_backbones` returns, in order.
+COMPARISON_COLUMNS = ("auc", "auc_ci_low", "auc_ci_high", "fold_auc_mean", "fold_auc_sd",
+                      "training_seconds", "pvalue_vs_best")
+
+
+def _check_backbones(backbones, encoder_params):
+    """Backbone names and, per name, its ``CNNEncoder`` parameters beyond the shared ones."""
+    if isinstance(backbones, Mapping):
+        if "pretrained" in (encoder_params or {}):
+            raise ValueError("backbones maps each name to its pretrained weights file; do not "
+                             "also pass encoder_params['pretrained']")
+        own_params = {name: {"pretrained": weights} for name, weights in backbones.items()}
+        names = tuple(backbones)
+        for name, weights in backbones.items():
+            if weights is not None and not Path(weights).is_file():
+                raise FileNotFoundError(f"pretrained weights file of backbone {name!r} not "
+                                        f"found: {weights}")
+    else:
+        names = (backbones,) if isinstance(backbones, str) else tuple(backbones)
+        own_params = dict.fromkeys(names, {})
+    if not names:
+        raise ValueError("backbones must name at least one timm model")
+    for name in names:
+        check_backbone_name(name)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"backbones lists {', '.join(repeated)} more than once")
+    return names, {name: {**(encoder_params or {}), **own_params[name]} for name in names}
+
+
+def _check_labels(y, cohort):
+    missing = np.flatnonzero(pd.isna(np.asarray(y, dtype=object)).ravel())
+    if missing.size:
+        names = (cohort["patient_id"] if "patient_id" in cohort else cohort.index.to_series())
+        listed = ", ".join(str(name) for name in names.iloc[missing[:5]])
+        raise ValueError(f"y is missing for {missing.size} patient(s) ({listed}"
+                         f"{', ...' if missing.size > 5 else ''}); leave unlabelled patients "
+                         "out of the comparison")
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != len(cohort):
+        raise ValueError(f"y has {y.shape[0]} labels but the cohort has {len(cohort)} patients")
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if classes.size != 2:
+        raise ValueError(f"compare_backbones needs a binary outcome; y holds {classes.size} "
+                         f"class{'es' if classes.size != 1 else ''}: {classes.tolist()}")
+    return y, classes
+
+
+def _check_folds(folds, y, n_patients):
+    tested = np.concatenate([test for _, test in folds])
+    if tested.size != n_patients or np.unique(tested).size != n_patients:
+        raise ValueError("cv must put every patient in exactly one test fold (a partition, "
+                         "as KFold, StratifiedKFold or GroupKFold do)")
+    for number, (_, test) in enumerate(folds, start=1):
+        if np.unique(y[test]).size < 2:
+            raise ValueError(f"test fold {number} of {len(folds)} holds patients of one class "
+                             f"only ({y[test][0]}); its AUC is undefined: use fewer folds")
+
+
+def _fit_fold(template, patches, y, train, test):
+    """Out-of-fold probabilities of ``test`` and the seconds the fit on ``train`` took."""
+    encoder = clone(template)
+    start = time.perf_counter()
+    encoder.fit(patches[train], y[train])
+    seconds = time.perf_counter() - start
+    return encoder.predict_proba(patches[test])[:, 1], seconds
+
+
+def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None,
+                      patch_size=128, extractor_params=None, encoder_params=None,
+                      random_state=None, n_jobs=None, return_scores=False):
+    """Compare CNN backbones for DLTR by cross-validated AUC with DeLong inference.
+
+    The paper's pre-experiment (Table S2) chose DenseNet169 over ResNet18, ResNet50 and Swin-T
+    by the AUC of each backbone fine-tuned on the tumour patches. This runs that comparison
+    under cross-validation: the patches are extracted once, every backbone is fine-tuned on
+    the same folds, and the out-of-fold probabilities of all patients are pooled, so that the
+    backbones' AUCs are paired on the same patients and compared by DeLong's test.
+
+    Parameters
+    ----------
+    cohort : pandas.DataFrame
+        One row per patient with ``patient_id`` and the image and mask path columns.
+    y : array-like of shape (n_patients,)
+        Binary outcome (``objective_response``); the greater label is the case.
+    backbones : sequence of str or dict, default=("resnet18", "resnet50", "densenet169", \
+"swin_tiny_patch4_window7_224")
+        timm model names; the default is the paper's four. A dict maps each name to its own
+        local pretrained weights file (or None), as the paper fine-tuned ImageNet weights:
+        ``{"resnet18": "weights/resnet18.pth", "densenet169": "weights/densenet169.pth"}``.
+    cv : int, cross-validation generator or iterable, default=5
+        Folds, the same for every backbone. An int means
+        :class:`~sklearn.model_selection.StratifiedKFold` without shuffling, as in
+        scikit-learn; pass ``StratifiedKFold(5, shuffle=True, random_state=0)`` to shuffle a
+        cohort sorted by centre, or a grouped splitter with ``groups``. Every patient must be
+        in exactly one test fold, and every test fold must hold both classes.
+    groups : array-like of shape (n_patients,), optional
+        Group labels for a grouped splitter (e.g. ``cohort["center"]``).
+    patch_size : int, default=128
+        Side of the square patches in pixels.
+    extractor_params : dict, optional
+        Further :class:`~tacelearn.transformers.TumourPatchExtractor` parameters; one patch
+        per patient (the default ``lesion="largest"``).
+    encoder_params : dict, optional
+        Further :class:`~tacelearn.transformers.CNNEncoder` parameters for every backbone
+        (epochs, learning rate, ``device``, ``memory``...). Pretrained weights fit one
+        architecture each: name them in a ``backbones`` dict, not here.
+    random_state : int, optional
+        Seed of every CNN's initialisation, augmentation and batches.
+    n_jobs : int, optional
+        Folds trained in parallel (joblib); ``None`` means 1 unless in a joblib context.
+    return_scores : bool, default=False
+        Also return the out-of-fold probabilities.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per backbone, indexed by name, in the order given, with columns
+
+        - ``auc``: AUC of the pooled out-of-fold probabilities;
+        - ``auc_ci_low``, ``auc_ci_high``: its DeLong 95% confidence interval;
+        - ``fold_auc_mean``, ``fold_auc_sd``: mean and standard deviation (``ddof=1``) of the
+          AUCs of the test folds;
+        - ``training_seconds``: seconds spent fitting, summed over folds (near 0 for fits
+          loaded from an encoder ``memory``);
+        - ``pvalue_vs_best``: two-sided DeLong p-value of the difference from the backbone
+          with the highest ``auc``; NaN on that backbone's row. No correction for multiple
+          comparisons.
+    scores : pandas.DataFrame of shape (n_patients, n_backbones)
+        Only with ``return_scores``: out-of-fold probabilities of the case, indexed like
+        ``cohort``, one column per backbone (for
+        :func:`~tacelearn.metrics.delong_test_matrix` or ROC curves).
+
+    See Also
+    --------
+    make_dltr : The DLTR model with the chosen backbone.
+    tacelearn.metrics.delong_roc_test : The paired test behind ``pvalue_vs_best``.
+
+    Notes
+    -----
+    The pooled AUC ranks all patients' out-of-fold scores together; it is what the DeLong
+    interval and test apply to. The per-fold AUCs show the spread between folds. Training a
+    CNN is the cost: ``len(backbones) x n_folds`` fits. The validation of names, labels and
+    folds happens before any patch is extracted or network trained.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.model_selection import StratifiedKFold
+    >>> from tacelearn.datasets import make_tace_cohort
+    >>> from tacelearn.estimators import compare_backbones
+    >>> cohort = make_tace_cohort(tempfile.mkdtemp(), n_per_center=(16, 8, 8),
+    ...                           image_shape=(32, 32, 8))
+    >>> table = compare_backbones(
+    ...     cohort, cohort["objective_response"], backbones=("resnet18", "test_resnet"),
+    ...     cv=StratifiedKFold(2, shuffle=True, random_state=0), patch_size=32,
+    ...     encoder_params={"max_epochs": 1, "batch_size": 8}, random_state=0)
+    >>> table.index.tolist()
+    ['resnet18', 'test_resnet']
+    >>> table.columns.tolist()
+    ['auc', 'auc_ci_low', 'auc_ci_high', 'fold_auc_mean', 'fold_auc_sd', \
+'training_seconds', 'pvalue_vs_best']
+    """
+    if not isinstance(cohort, pd.DataFrame):
+        raise TypeError(f"cohort must be a pandas DataFrame, got {type(cohort).__name__}")
+    names, params = _check_backbones(backbones, encoder_params)
+    y, classes = _check_labels(y, cohort)
+    templates = {name: _encoder(name, "proba", random_state, params[name]) for name in names}
+    for template in templates.values():
+        template._check_params()  # bad settings fail now, not after the first backbone
+    splitter = check_cv(cv, y, classifier=True)
+    folds = list(splitter.split(np.zeros((len(y), 1)), y, groups))
+    _check_folds(folds, y, len(y))
+
+    patches = _extractor(patch_size, extractor_params).fit_transform(cohort)
+    if patches.shape[0] != len(y):
+        raise ValueError(f"the extractor gave {patches.shape[0]} patches for {len(y)} "
+                         "patients; compare_backbones needs one patch per patient "
+                         "(lesion='largest')")
+
+    scores = np.empty((len(y), len(names)))
+    rows = []
+    for column, name in enumerate(names):
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_fold)(templates[name], patches, y, train, test)
+            for train, test in folds
+        )
+        for (_, test), (fold_scores, _) in zip(folds, results):
+            scores[test, column] = fold_scores
+        fold_aucs = [delong_roc_variance(y[test], scores[test, column], pos_label=classes[1])[0]
+                     for _, test in folds]
+        auc = delong_roc_variance(y, scores[:, column], pos_label=classes[1])[0]
+        low, high = delong_roc_ci(y, scores[:, column], pos_label=classes[1])
+        rows.append([auc, low, high, np.mean(fold_aucs), np.std(fold_aucs, ddof=1),
+                     sum(seconds for _, seconds in results), np.nan])
+
+    table = pd.DataFrame(rows, index=pd.Index(names, name="backbone"),
+                         columns=list(COMPARISON_COLUMNS))
+    best = int(np.argmax(table["auc"].to_numpy()))
+    for column in range(len(names)):
+        if column != best:
+            table.iloc[column, table.columns.get_loc("pvalue_vs_best")] = delong_roc_test(
+                y, scores[:, best], scores[:, column], pos_label=classes[1]).pvalue
+    if return_scores:
+        return table, pd.DataFrame(scores, index=cohort.index, columns=list(names))
+    return table
