@@ -64,3 +64,19 @@ def tiny_cohort(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_cohort")
     return make_tace_cohort(folder, n_per_center=(10, 7, 7), image_shape=(32, 32, 8),
                             random_state=1)
+
+
+@pytest.fixture
+def trainings(monkeypatch):
+    """The CNN trainings so far: one entry per call of the skorch net's ``fit``."""
+    from tacelearn.transformers._encoder_net import EncoderNet
+
+    calls = []
+    original = EncoderNet.fit
+
+    def counted_fit(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EncoderNet, "fit", counted_fit)
+    return calls

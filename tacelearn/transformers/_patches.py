@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from numbers import Integral, Real
 
 import numpy as np
@@ -36,6 +38,59 @@ def _extract_or_report(function, job):
         return function(**job), None
     except (ValueError, FileNotFoundError) as exc:
         return None, str(exc)
+
+
+class _RecentPatches:
+    """The patches most recently loaded from, or written to, a disk cache, in this process.
+
+    A grid search transforms the same test patients once per candidate; loading each one back
+    from joblib's disk cache costs two hashes of its arguments and a file read, more than
+    fitting a logistic head. The key is the disk cache's folder with the job that keys it there
+    (every file's path, modification time and size, the patch format and the settings), so an
+    entry is exactly what the disk cache would give. Bounded in bytes, least recently used
+    dropped first; the arrays are shared and never written to (``transform`` concatenates them).
+    """
+
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self._entries = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(location, job):
+        return (location, job["file_stamps"], job["format_version"], job["channels"],
+                job["settings"])
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._entries:
+                return None
+            self._entries.move_to_end(key)
+            return self._entries[key]
+
+    def put(self, key, outcome):
+        """Remember ``outcome``, ``((patches, lesions), None)``; an error is not remembered."""
+        result, _ = outcome
+        if result is None:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = outcome
+            self._bytes += result[0].nbytes
+            while self._bytes > self.max_bytes and self._entries:
+                _, ((dropped, _), _) = self._entries.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+#: 512 MiB: the 128 px T1C/T2 patches of 4,000 patients.
+_RECENT_PATCHES = _RecentPatches(max_bytes=512 * 2**20)
 
 
 def _column_names(value, parameter):
@@ -107,7 +162,9 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
     memory : str, path-like or joblib.Memory, optional
         Cache of per-patient patches, keyed on each file's path, modification time and size
         and on the parameters above that change the patches. A second pass over unchanged
-        files only loads the cache; a rewritten file is read again.
+        files only loads the cache; a rewritten file is read again. The patches last used
+        (up to 512 MiB) also stay in this process's memory, so that repeated passes over the
+        same patients (the candidates of a grid search) skip the disk.
     verbose : int, default=0
         Show a progress bar over patients when positive.
 
@@ -282,13 +339,19 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
     def _extract_all(self, jobs):
         """(result, error) of every job: cache hits loaded here, the rest in joblib workers."""
-        function = self._checked_memory().cache(extract_patches_keyed)
-        in_cache = np.array([function.check_call_in_cache(**job) for job in jobs], dtype=bool)
-        outcomes = [None] * len(jobs)
+        memory = self._checked_memory()
+        function = memory.cache(extract_patches_keyed)
+        location = getattr(memory, "location", None)
+        keys = ([_RecentPatches.key(location, job) for job in jobs] if location is not None
+                else [None] * len(jobs))
+        outcomes = [None if key is None else _RECENT_PATCHES.get(key) for key in keys]
+        in_cache = np.array([outcome is not None or function.check_call_in_cache(**job)
+                             for outcome, job in zip(outcomes, jobs)], dtype=bool)
         with tqdm(total=len(jobs), desc="tumour patches", unit="patient",
                   disable=not self.verbose) as progress:
             for i in np.flatnonzero(in_cache):
-                outcomes[i] = _extract_or_report(function, jobs[i])
+                if outcomes[i] is None:
+                    outcomes[i] = _extract_or_report(function, jobs[i])
                 progress.update()
             to_compute = np.flatnonzero(~in_cache)
             if to_compute.size:
@@ -298,6 +361,9 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
                 for i, outcome in zip(to_compute, computed, strict=True):
                     outcomes[i] = outcome
                     progress.update()
+        if location is not None:
+            for key, outcome in zip(keys, outcomes):
+                _RECENT_PATCHES.put(key, outcome)
         return outcomes
 
     def transform(self, X):

@@ -11,25 +11,11 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
 from tacelearn.estimators import compare_backbones
 from tacelearn.metrics import delong_roc_ci, delong_roc_test
-from tacelearn.transformers import CNNEncoder, TumourPatchExtractor, _encoder_net
+from tacelearn.transformers import CNNEncoder, TumourPatchExtractor
 
 BACKBONES = ("resnet18", "test_resnet")
 ENCODER_PARAMS = {"max_epochs": 1, "batch_size": 8}
 FOLDS = StratifiedKFold(2, shuffle=True, random_state=0)
-
-
-@pytest.fixture
-def trainings(monkeypatch):
-    """The number of CNN trainings so far: calls of the skorch net's ``fit``."""
-    calls = []
-    fit = _encoder_net.EncoderNet.fit
-
-    def counted_fit(self, *args, **kwargs):
-        calls.append(1)
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(_encoder_net.EncoderNet, "fit", counted_fit)
-    return calls
 
 
 def _labels(cohort):

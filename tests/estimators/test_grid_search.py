@@ -27,26 +27,12 @@ from tacelearn.estimators import (
 )
 from tacelearn.estimators._model_selection import FittedStepMemory
 from tacelearn.metrics import delong_auc_scorer, delong_roc_variance
-from tacelearn.transformers import CNNEncoder, _encoder_net
+from tacelearn.transformers import CNNEncoder
 
 C_GRID = {"classifier__C": [0.01, 1.0, 100.0]}
 #: timm's smallest ResNet: the caches work alike for every backbone, and the suite stays fast.
 #: The first test uses ResNet18, the smallest backbone of the paper.
 BACKBONE = "test_resnet"
-
-
-@pytest.fixture
-def trainings(monkeypatch):
-    """The number of CNN trainings so far: calls of the skorch net's ``fit``."""
-    calls = []
-    fit = _encoder_net.EncoderNet.fit
-
-    def counted_fit(self, *args, **kwargs):
-        calls.append(1)
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(_encoder_net.EncoderNet, "fit", counted_fit)
-    return calls
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from tacelearn.transformers import CNNEncoder
-from tacelearn.transformers._encoder_net import EncoderNet
 
 
 @pytest.fixture
@@ -14,19 +13,6 @@ def data():
     X = rng.normal(size=(16, 2, 32, 32)).astype(np.float32)
     X[y == 1, :, 12:20, 12:20] += 2.0
     return X, y
-
-
-@pytest.fixture
-def trainings(monkeypatch):
-    calls = []
-    original = EncoderNet.fit
-
-    def counting_fit(self, *args, **kwargs):
-        calls.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(EncoderNet, "fit", counting_fit)
-    return calls
 
 
 def _encoder(**params):

@@ -22,6 +22,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import tacelearn.transformers._patch_extraction as patch_extraction
+import tacelearn.transformers._patches as patches_module
 from tacelearn.datasets import make_tace_cohort
 from tacelearn.transformers import TumourPatchExtractor
 
@@ -558,3 +559,42 @@ def test_moved_files_are_found_by_the_cache_key_only_if_unchanged(tiny, tmp_path
                                   extractor.fit_transform(cohort_of([second])))
     entries = list((tmp_path / "cache").rglob("output.pkl"))
     assert len(entries) == 2
+
+
+def test_repeated_passes_skip_the_disk_and_follow_rewritten_files(tiny, tmp_path, monkeypatch):
+    rows = [copy_patient(row, tmp_path / f"patient{i}") for i, row in tiny.head(3).iterrows()]
+    cohort = cohort_of(rows)
+    expected = TumourPatchExtractor(size=16).fit_transform(cohort)  # no cache at all
+    extractor = TumourPatchExtractor(size=16, memory=tmp_path / "cache")
+    np.testing.assert_array_equal(extractor.fit_transform(cohort), expected)
+
+    # Every later pass in this process is served from memory: joblib's disk cache is not read.
+    calls = []
+    original = patches_module._extract_or_report
+    monkeypatch.setattr(patches_module, "_extract_or_report",
+                        lambda function, job: calls.append(job["mask_path"])
+                        or original(function, job))
+    np.testing.assert_array_equal(clone(extractor).fit_transform(cohort), expected)
+    assert calls == []
+
+    # A rewritten file changes the key: that patient is read again, and only that one.
+    image = nib.load(rows[1]["t1c_path"])
+    data = np.sqrt(np.abs(np.asarray(image.dataobj, dtype=float)))  # not undone by z-scoring
+    nib.save(nib.Nifti1Image(data, image.affine), rows[1]["t1c_path"])
+    os.utime(rows[1]["t1c_path"], ns=(1, 10**18))
+    changed = extractor.transform(cohort)
+    assert calls == [os.path.abspath(rows[1]["mask_path"])]
+    assert not np.array_equal(changed[1], expected[1])
+    np.testing.assert_array_equal(changed, TumourPatchExtractor(size=16).fit_transform(cohort))
+
+
+def test_recent_patches_are_bounded_in_bytes():
+    recent = patches_module._RecentPatches(max_bytes=3 * 400)
+    for name in "abcd":
+        recent.put(name, ((np.zeros(100, dtype=np.float32), []), None))
+    assert recent.get("a") is None  # 4 x 400 bytes: the oldest went
+    assert recent.get("b") is not None
+    recent.put("e", ((np.zeros(100, dtype=np.float32), []), None))
+    assert recent.get("c") is None  # "b" was used more recently than "c"
+    recent.put("f", (None, "unreadable file"))
+    assert recent.get("f") is None
