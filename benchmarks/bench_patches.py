@@ -6,7 +6,10 @@ folder, or reuses one given with ``--cohort``, then times side by side in one ru
 * cold, ``n_jobs=1``: every patient read and computed in this process;
 * cold, ``n_jobs=2``: joblib's default process backend (loky), its two workers started
   beforehand (their one-time start-up is printed apart), and the threading backend;
-* cached: a second pass with ``memory`` set, after a first pass that filled the cache.
+* cached: a second pass with ``memory`` set, after a first pass that filled the cache, read
+  from joblib's disk cache as a new process would (the in-memory copies are dropped first);
+* cached, repeated in this process: the same pass again, served from the patches kept in
+  memory (what the candidates of a grid search see).
 
 Each timing is the median of ``--repeats`` runs; the OS file cache is warm for all of them, so
 "cold" means "not in the patch cache". Targets: n_jobs=2 >= 1.6x n_jobs=1; cached >= 20x cold.
@@ -33,6 +36,7 @@ from joblib import parallel_config
 
 from tacelearn.datasets import make_tace_cohort, read_cohort
 from tacelearn.transformers import TumourPatchExtractor
+from tacelearn.transformers._patches import _RECENT_PATCHES
 
 QUICK_CENTER_SIZES = (60, 50, 40)
 
@@ -52,8 +56,14 @@ def busy_share_of_others(interval=1.0):
     return (busy_1 - busy_0) / max(total_1 - total_0, 1)
 
 
-def seconds(make_extractor, cohort, backend=None):
-    """Wall time of one ``transform`` (``fit`` reads no image and is left out)."""
+def seconds(make_extractor, cohort, backend=None, keep_recent=False):
+    """Wall time of one ``transform`` (``fit`` reads no image and is left out).
+
+    Unless ``keep_recent``, the patches kept in memory by earlier passes are dropped first, so
+    that a cached pass reads joblib's disk cache, as a new process (a re-run) does.
+    """
+    if not keep_recent:
+        _RECENT_PATCHES.clear()
     extractor = make_extractor().fit(cohort)
     # joblib's default backend outside any parallel_config: entering one for loky would give
     # a differently configured executor, and switching back and forth respawns the workers.
@@ -99,6 +109,7 @@ def main():
             "cold, n_jobs=2 (threading)": (lambda: TumourPatchExtractor(n_jobs=2), "threading"),
             "cached, n_jobs=1": (lambda: TumourPatchExtractor(n_jobs=1, memory=cache), None),
         }
+        in_memory = []
         startup = seconds(lambda: TumourPatchExtractor(n_jobs=2), cohort.head(4))
         filling = seconds(lambda: TumourPatchExtractor(n_jobs=1, memory=cache), cohort)
         # Round robin: on a shared machine every configuration sees the same load.
@@ -106,9 +117,13 @@ def main():
         for _ in range(args.repeats):
             for name, (make_extractor, backend) in configurations.items():
                 runs[name].append(seconds(make_extractor, cohort, backend))
+            # A repeated pass in the same process: the patches are still in memory.
+            in_memory.append(seconds(lambda: TumourPatchExtractor(n_jobs=1, memory=cache),
+                                     cohort, keep_recent=True))
 
     medians = {name: statistics.median(times) for name, times in runs.items()}
-    for name, times in [*runs.items(), ("first pass filling the cache, n_jobs=1", [filling])]:
+    for name, times in [*runs.items(), ("cached, repeated in this process", in_memory),
+                        ("first pass filling the cache, n_jobs=1", [filling])]:
         print(f"{name:42s} {n / statistics.median(times):8.1f} patients/s   runs (s): "
               f"{', '.join(f'{t:.2f}' for t in times)}")
     serial = medians["cold, n_jobs=1"]
@@ -122,6 +137,8 @@ def main():
     print(f"ratio n_jobs=2 / n_jobs=1 (loky, start-up included): "
           f"{serial / (loky + startup):5.2f}x")
     print(f"ratio cached / cold n_jobs=1:           {serial / cached:5.1f}x   (target >= 20x)")
+    print(f"ratio in memory / cold n_jobs=1:        "
+          f"{serial / statistics.median(in_memory):5.1f}x   (same process, second pass)")
     print(f"cost of filling the cache: {filling / serial:4.2f}x a cold pass")
     others = max(others, busy_share_of_others())
     if others > 0.1:

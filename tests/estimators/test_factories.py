@@ -113,8 +113,7 @@ def test_clinical_model_on_the_real_hcc_tace_seg_table(shared_data):
                                method="predict_proba")[:, 1]
     assert scores.shape == (96,)
     assert np.isfinite(scores).all()
-    auc = roc_auc_score(y, scores)
-    assert 0.0 <= auc <= 1.0
+    assert np.ptp(scores) > 0  # the screened factors separate patients
     # the public table lacks most labs: the model uses what is present
     model = make_clinical_model().fit(cohort, y)
     assert set(model.named_steps["columns"].get_feature_names_out()) <= set(cohort.columns)
