@@ -68,7 +68,7 @@ def fitted(tiny_cohort, tmp_path_factory):
         "dltr": make_dltr(**image),
         "dltr_lr_cv2": make_dltr_lr(cv=2, **image),
         "dltr_lr_in_sample": make_dltr_lr(cv=None, **image),
-        "dltr_mlp": make_dltr_mlp(hidden_layer_sizes=(8,), cv=2, **image),
+        "dltr_mlp": make_dltr_mlp(hidden_layer_sizes=(8,), max_iter=3000, cv=2, **image),
     }
     y = tiny_cohort["objective_response"].astype(int)
     return {name: (model.fit(tiny_cohort, y), model.predict_proba(tiny_cohort))
