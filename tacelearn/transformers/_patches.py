@@ -48,7 +48,8 @@ class _RecentPatches:
     fitting a logistic head. The key is the disk cache's folder with the job that keys it there
     (every file's path, modification time and size, the patch format and the settings), so an
     entry is exactly what the disk cache would give. Bounded in bytes, least recently used
-    dropped first; the arrays are shared and never written to (``transform`` concatenates them).
+    dropped first; the arrays are shared, so they are made read-only (``transform`` concatenates
+    them into a new array).
     """
 
     def __init__(self, max_bytes):
@@ -77,6 +78,7 @@ class _RecentPatches:
         with self._lock:
             if key in self._entries:
                 return
+            result[0].setflags(write=False)  # shared by every later pass: guard against edits
             self._entries[key] = outcome
             self._bytes += result[0].nbytes
             while self._bytes > self.max_bytes and self._entries:
