@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._messages import describe_rows
 from ._schema import COHORT_SCHEMA, IMAGE_COLUMNS, REQUIRED_COLUMNS
 
 __all__ = ["canonical_mrecist", "objective_response", "read_cohort", "validate_cohort"]
@@ -23,8 +24,6 @@ _MRECIST_LOOKUP = {
 }
 _RESPONSE_OF_MRECIST = {"CR": 1, "PR": 1, "SD": 0, "PD": 0}
 _TIME_EVENT_PAIRS = (("pfs_months", "pfs_event"), ("os_months", "os_event"))
-# How many offending rows an error message lists before it summarises the rest.
-_MAX_LISTED = 8
 
 
 def _is_missing(value):
@@ -114,28 +113,13 @@ def objective_response(mrecist):
     )
 
 
-def _describe_rows(df, mask, values=None):
-    """'rows [3, 7] (patients P003, P007)' for the rows where ``mask`` holds."""
-    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    listed = positions[:_MAX_LISTED]
-    text = f"row(s) {[int(p) for p in listed]}"
-    if "patient_id" in df.columns:
-        ids = [str(df["patient_id"].iloc[p]) for p in listed]
-        text += f" (patient(s) {', '.join(ids)})"
-    if values is not None:
-        shown = [values.iloc[p] for p in listed]
-        text += f" with value(s) {shown!r}"
-    if len(positions) > _MAX_LISTED:
-        text += f" and {len(positions) - _MAX_LISTED} more"
-    return text
-
 
 def _coerce_numeric(df, column, problems):
     raw = df[column]
     numbers = pd.to_numeric(raw, errors="coerce")
     bad = numbers.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
-        problems.append(f"column '{column}': not a number at {_describe_rows(df, bad, raw)}")
+        problems.append(f"column '{column}': not a number at {describe_rows(df, bad, raw)}")
     return numbers
 
 
@@ -145,7 +129,7 @@ def _validate_binary(df, column, problems):
     if bad.any():
         problems.append(
             f"column '{column}': values must be 0 or 1, found others at "
-            f"{_describe_rows(df, bad, df[column])}"
+            f"{describe_rows(df, bad, df[column])}"
         )
         return df[column]
     return numbers.astype("Int64")
@@ -172,7 +156,7 @@ def _validate_categorical(df, column, categories, problems):
         bad = bad.to_numpy()
     if bad.any():
         problems.append(
-            f"column '{column}': unknown category at {_describe_rows(df, bad, df[column])}; "
+            f"column '{column}': unknown category at {describe_rows(df, bad, df[column])}; "
             f"allowed: {', '.join(categories)}"
         )
     return values
@@ -189,7 +173,7 @@ def _validate_images(df, problems):
         missing = given.to_numpy() & ~exists
         if missing.any():
             problems.append(
-                f"column '{column}': image file not found at {_describe_rows(df, missing, paths)}"
+                f"column '{column}': image file not found at {describe_rows(df, missing, paths)}"
             )
 
 
@@ -246,16 +230,16 @@ def validate_cohort(cohort, *, check_files=True):
     ids = df["patient_id"]
     no_id = ids.isna() | (ids.astype(str).str.strip() == "")
     if no_id.any():
-        problems.append(f"column 'patient_id': missing at {_describe_rows(df, no_id)}")
+        problems.append(f"column 'patient_id': missing at {describe_rows(df, no_id)}")
     df["patient_id"] = ids.astype(str).str.strip().where(~no_id, None)
     duplicated = df["patient_id"].duplicated(keep=False) & ~no_id
     if duplicated.any():
-        problems.append(f"column 'patient_id': duplicate ids at {_describe_rows(df, duplicated)}")
+        problems.append(f"column 'patient_id': duplicate ids at {describe_rows(df, duplicated)}")
     for column in ("center", "split"):
         values = df[column]
         empty = values.isna() | (values.astype(str).str.strip() == "")
         if empty.any():
-            problems.append(f"column '{column}': missing at {_describe_rows(df, empty)}")
+            problems.append(f"column '{column}': missing at {describe_rows(df, empty)}")
         df[column] = values.astype(object).where(empty, values.astype(str).str.strip())
 
     for name, column in COHORT_SCHEMA.items():
@@ -270,19 +254,19 @@ def validate_cohort(cohort, *, check_files=True):
             negative = numbers < 0
             if negative.any():
                 problems.append(
-                    f"column '{name}': negative value at {_describe_rows(df, negative, numbers)}"
+                    f"column '{name}': negative value at {describe_rows(df, negative, numbers)}"
                 )
             if column.kind == "probability" and (numbers > 1).any():
                 problems.append(
                     f"column '{name}': probability above 1 at "
-                    f"{_describe_rows(df, numbers > 1, numbers)}"
+                    f"{describe_rows(df, numbers > 1, numbers)}"
                 )
             if column.kind == "count":
                 fractional = numbers.notna() & (numbers != numbers.round())
                 if fractional.any():
                     problems.append(
                         f"column '{name}': not a whole number at "
-                        f"{_describe_rows(df, fractional, numbers)}"
+                        f"{describe_rows(df, fractional, numbers)}"
                     )
                 else:
                     numbers = numbers.astype("Int64")
@@ -308,7 +292,7 @@ def validate_cohort(cohort, *, check_files=True):
             if disagree.any():
                 problems.append(
                     "columns 'mrecist' and 'objective_response' disagree (CR/PR must be 1, "
-                    f"SD/PD 0) at {_describe_rows(df, disagree)}"
+                    f"SD/PD 0) at {describe_rows(df, disagree)}"
                 )
     for _time, event in _TIME_EVENT_PAIRS:
         if event in df.columns and _time not in df.columns:

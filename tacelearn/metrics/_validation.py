@@ -7,27 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .._messages import MAX_LISTED, describe_entries
+
 __all__ = ["check_binary_outcome", "check_named_scores", "check_scores"]
 
-# How many offending entries an error message lists before it summarises the rest.
-_MAX_LISTED = 8
 # Label sets whose case label needs no pos_label: scikit-learn's convention.
 _IMPLICIT_CASE_LABEL = ({0, 1}, {-1, 1})
 
-
-def _describe_entries(values, mask):
-    """'positions [3, 7]' or, for a pandas input, 'index [P003, P007]', for the flagged entries."""
-    positions = np.flatnonzero(mask)
-    listed = positions[:_MAX_LISTED]
-    if isinstance(values, (pd.Series, pd.DataFrame)) and not isinstance(
-        values.index, pd.RangeIndex
-    ):
-        text = f"index {[values.index[p] for p in listed]}"
-    else:
-        text = f"positions {[int(p) for p in listed]}"
-    if len(positions) > _MAX_LISTED:
-        text += f" and {len(positions) - _MAX_LISTED} more"
-    return text
 
 
 def _one_dimensional(values, name):
@@ -60,7 +46,7 @@ def check_binary_outcome(y_true, *, pos_label=None, name="y_true"):
     missing = np.asarray(pd.isna(labels_in), dtype=bool)
     if missing.any():
         raise ValueError(
-            f"{name} has missing values at {_describe_entries(y_true, missing)}; "
+            f"{name} has missing values at {describe_entries(y_true, missing)}; "
             "drop those patients first"
         )
     try:
@@ -73,7 +59,7 @@ def check_binary_outcome(y_true, *, pos_label=None, name="y_true"):
         ) from None
     if labels.size > 2:
         raise ValueError(
-            f"{name} has {labels.size} classes {labels.tolist()[:_MAX_LISTED]}; "
+            f"{name} has {labels.size} classes {labels.tolist()[:MAX_LISTED]}; "
             "a binary outcome (cases and controls) is expected"
         )
     if labels.size < 2:
@@ -118,7 +104,7 @@ def check_scores(y_score, n_samples, *, name="y_score", probability=False):
     if raw.dtype == object:
         missing = np.asarray(pd.isna(raw), dtype=bool)
         if missing.any():
-            raise ValueError(f"{name} has missing values at {_describe_entries(y_score, missing)}")
+            raise ValueError(f"{name} has missing values at {describe_entries(y_score, missing)}")
     try:
         scores = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
@@ -133,14 +119,14 @@ def check_scores(y_score, n_samples, *, name="y_score", probability=False):
     not_finite = ~np.isfinite(scores)
     if not_finite.any():
         raise ValueError(
-            f"{name} has NaN or infinite values at {_describe_entries(y_score, not_finite)}"
+            f"{name} has NaN or infinite values at {describe_entries(y_score, not_finite)}"
         )
     if probability:
         outside = (scores < 0.0) | (scores > 1.0)
         if outside.any():
             raise ValueError(
                 f"{name} must be probabilities in [0, 1]; values outside at "
-                f"{_describe_entries(y_score, outside)} (e.g. {scores[outside][0]!r})"
+                f"{describe_entries(y_score, outside)} (e.g. {scores[outside][0]!r})"
             )
     return scores
 

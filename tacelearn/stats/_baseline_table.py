@@ -11,6 +11,7 @@ from scipy import stats
 from scipy.stats.contingency import expected_freq
 from tableone import TableOne
 
+from .._messages import describe_rows
 from ..datasets import CLINICAL_COLUMNS, CLINICAL_CUTOFFS, COHORT_SCHEMA, dichotomise
 
 __all__ = ["DEFAULT_NONNORMAL", "baseline_table"]
@@ -25,21 +26,9 @@ _BINARY_LEVELS = {0: "no", 1: "yes"}
 # Splits of the study design first, in the order of the paper, then any others by name.
 _SPLIT_ORDER = ("train", "internal_validation")
 _FISHER_RXC_NAME = "Fisher-Freeman-Halton (Monte Carlo)"
-_MAX_LISTED = 8
 _EMPTY_GROUP_WARNINGS = ("Mean of empty slice", "All-NaN slice encountered",
                          "Degrees of freedom <= 0 for slice")
 
-
-def _name_rows(cohort, mask):
-    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    if "patient_id" in cohort.columns:
-        names = [str(cohort["patient_id"].iloc[p]) for p in positions[:_MAX_LISTED]]
-        text = f"patient(s) {', '.join(names)}"
-    else:
-        text = f"row(s) {[int(p) for p in positions[:_MAX_LISTED]]}"
-    if len(positions) > _MAX_LISTED:
-        text += f" and {len(positions) - _MAX_LISTED} more"
-    return text
 
 
 def _kind(cohort, column):
@@ -83,7 +72,7 @@ def _prepare(cohort, by, columns, dichotomise_labs):
             bad = numbers.isna() & values.notna()
             if bad.any():
                 raise ValueError(f"column '{column}' is continuous but holds text at "
-                                 f"{_name_rows(cohort, bad)}")
+                                 f"{describe_rows(cohort, bad)}")
             frame[column] = numbers.astype(float)
             continuous.append(column)
         elif kind == "binary":
@@ -91,7 +80,7 @@ def _prepare(cohort, by, columns, dichotomise_labs):
             bad = values.notna() & ~numbers.isin([0, 1])
             if bad.any():
                 raise ValueError(f"column '{column}' is binary but holds values other than 0 "
-                                 f"and 1 at {_name_rows(cohort, bad)}")
+                                 f"and 1 at {describe_rows(cohort, bad)}")
             frame[column] = numbers.astype(object).map(_BINARY_LEVELS, na_action="ignore")
             categorical.append(column)
         else:
@@ -267,7 +256,7 @@ def baseline_table(cohort, *, by="split", columns=None, nonnormal=None, dichotom
         missing_group = cohort[by].isna()
         if missing_group.any():
             raise ValueError(f"the grouping column '{by}' is missing for "
-                             f"{_name_rows(cohort, missing_group)}; drop them or give a group")
+                             f"{describe_rows(cohort, missing_group)}; drop them or give a group")
     if columns is None:
         columns = [c for c in CLINICAL_COLUMNS
                    if c in cohort.columns and c != by and cohort[c].notna().any()]

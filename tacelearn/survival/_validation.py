@@ -5,20 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-_MAX_LISTED = 8
-
-
-def _where(values, mask):
-    """'index labels [P01, P07]' for a Series, 'positions [0, 6]' otherwise."""
-    positions = np.flatnonzero(mask)
-    listed = positions[:_MAX_LISTED]
-    if isinstance(values, pd.Series):
-        text = f"index label(s) {[values.index[p] for p in listed]}"
-    else:
-        text = f"position(s) {[int(p) for p in listed]}"
-    if len(positions) > _MAX_LISTED:
-        text += f" and {len(positions) - _MAX_LISTED} more"
-    return text
+from .._messages import describe_entries
 
 
 def _one_dimensional(values, name):
@@ -41,14 +28,14 @@ def check_numbers(values, name):
         raise TypeError(f"{name} must hold numbers, not text")
     missing = _missing(array)
     if missing.any():
-        raise ValueError(f"{name} is missing at {_where(values, missing)}")
+        raise ValueError(f"{name} is missing at {describe_entries(values, missing)}")
     try:
         numbers = array.astype(float)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must hold numbers") from None
     infinite = ~np.isfinite(numbers)
     if infinite.any():
-        raise ValueError(f"{name} is infinite at {_where(values, infinite)}")
+        raise ValueError(f"{name} is infinite at {describe_entries(values, infinite)}")
     return numbers
 
 
@@ -57,8 +44,8 @@ def check_groups(groups, name="groups"):
     array = _one_dimensional(groups, name)
     missing = _missing(array)
     if missing.any():
-        raise ValueError(f"{name} is missing at {_where(groups, missing)}; drop those patients "
-                         "or give them a group")
+        raise ValueError(f"{name} is missing at {describe_entries(groups, missing)}; drop "
+                         "those patients or give them a group")
     return array
 
 
@@ -83,11 +70,11 @@ def check_survival(time, event, **aligned):
     times = check_numbers(time, "time")
     negative = times < 0
     if negative.any():
-        raise ValueError(f"time is negative at {_where(time, negative)}")
+        raise ValueError(f"time is negative at {describe_entries(time, negative)}")
     raw_events = _one_dimensional(event, "event")
     missing = _missing(raw_events)
     if missing.any():
-        raise ValueError(f"event is missing at {_where(event, missing)}")
+        raise ValueError(f"event is missing at {describe_entries(event, missing)}")
     if raw_events.dtype.kind in "biuf":
         not_binary = ~np.isin(raw_events, (0, 1))
     else:
@@ -97,7 +84,7 @@ def check_survival(time, event, **aligned):
     if not_binary.any():
         found = ", ".join(sorted({repr(v) for v in raw_events[not_binary].tolist()}))
         raise ValueError(f"event must be 0/1 or False/True, found {found} at "
-                         f"{_where(event, not_binary)}")
+                         f"{describe_entries(event, not_binary)}")
     events = raw_events.astype(float).astype(bool)
     lengths = {"time": len(times), "event": len(events)}
     lengths.update({name: len(_one_dimensional(values, name))

@@ -140,6 +140,8 @@ def create_backbone(name, *, in_chans, image_size, num_classes=2, pretrained=Non
         classifiers = (classifiers,)
     # Built with the file's own head size, timm keeps the strict load (a file for another
     # architecture fails instead of loading half its layers); the head is replaced after.
+    # The overlay also clears every remote source of the model's pretrained config (timm
+    # prefers a "hf-hub" source to a given state dict), so nothing can ever be downloaded.
     file_classes = _classifier_size(state_dict, classifiers)
     try:
         with warnings.catch_warnings():
@@ -147,7 +149,9 @@ def create_backbone(name, *, in_chans, image_size, num_classes=2, pretrained=Non
                 warnings.filterwarnings("ignore", message=message, category=UserWarning)
             model = timm.create_model(
                 name, pretrained=True, num_classes=file_classes, pretrained_strict=True,
-                pretrained_cfg_overlay={"state_dict": state_dict, "num_classes": file_classes},
+                pretrained_cfg_overlay={"state_dict": state_dict, "num_classes": file_classes,
+                                        "source": "", "hf_hub_id": None, "url": None,
+                                        "file": None},
                 **kwargs,
             )
     except RuntimeError as error:

@@ -256,7 +256,7 @@ def test_ci_is_clipped_to_the_unit_interval():
     [
         ([1, 1, 1, 1], [0.1, 0.2, 0.3, 0.4], "one class only"),
         ([0, 1, 0, 1], [0.1, 0.2, 0.3], "has 3 values but y_true has 4"),
-        ([0, 1, 0, 1, 1], [0.1, np.nan, 0.3, 0.4, 0.5], r"NaN or infinite .* positions \[1\]"),
+        ([0, 1, 0, 1, 1], [0.1, np.nan, 0.3, 0.4, 0.5], r"NaN or infinite .* position\(s\) \[1\]"),
         ([0, 1, 0, 1, 1], [0.1, 0.2, np.inf, 0.4, 0.5], "NaN or infinite"),
         (["a", "b", "a", "b", "b"], [0.1, 0.2, 0.3, 0.4, 0.5], "pass pos_label="),
         ([0, 1, 2, 1, 0], [0.1, 0.2, 0.3, 0.4, 0.5], "3 classes"),
@@ -273,7 +273,7 @@ def test_bad_input_is_refused_clearly(y, score, message):
 def test_errors_name_the_patient_and_the_label():
     y = pd.Series([0, 1, 0, 1, 1], index=["P1", "P2", "P3", "P4", "P5"])
     score = pd.Series([0.1, 0.2, np.nan, 0.4, 0.5], index=y.index)
-    with pytest.raises(ValueError, match=r"index \['P3'\]"):
+    with pytest.raises(ValueError, match=r"index label\(s\) \['P3'\]"):
         delong_roc_variance(y, score)
     with pytest.raises(ValueError, match="pos_label='Bad' is not one of the labels"):
         delong_roc_variance(["Good", "Poor", "Good"], [0.1, 0.2, 0.3], pos_label="Bad")

@@ -185,21 +185,21 @@ def test_without_groups_there_is_one_column():
 def test_bad_input_is_named():
     cohort = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "split": ["train", None, "x"],
                            "age": [50.0, 60.0, 70.0], "hypertension": [0, 2, 1]})
-    with pytest.raises(ValueError, match="'split' is missing for patient.s. P2"):
+    with pytest.raises(ValueError, match=r"'split' is missing for row.s. \[1\] \(patient.s. P2\)"):
         baseline_table(cohort)
     cohort["split"] = ["train", "train", "x"]
-    with pytest.raises(ValueError, match="'hypertension' is binary .* patient.s. P2"):
+    with pytest.raises(ValueError, match=r"'hypertension' is binary .* \(patient.s. P2\)"):
         baseline_table(cohort)
     with pytest.raises(ValueError, match=r"\['bmi'\] are not in the cohort"):
         baseline_table(cohort, columns=["bmi"])
     with pytest.raises(ValueError, match="grouping column 'centre'"):
         baseline_table(cohort, by="centre")
     cohort["age"] = ["50", "sixty", "70"]
-    with pytest.raises(ValueError, match="'age' is continuous but holds text at patient.s. P2"):
+    with pytest.raises(ValueError, match=r"'age' is continuous but holds text .*\(patient.s. P2\)"):
         baseline_table(cohort, columns=["age"])
     # A laboratory value is checked before it is dichotomised, not silently made missing.
     cohort["alt"] = [30.0, "high", 60.0]
-    with pytest.raises(ValueError, match="'alt' is continuous but holds text at patient.s. P2"):
+    with pytest.raises(ValueError, match=r"'alt' is continuous but holds text .*\(patient.s. P2\)"):
         baseline_table(cohort, columns=["alt"])
     with pytest.raises(TypeError, match="DataFrame"):
         baseline_table(cohort.to_numpy())
