@@ -15,7 +15,7 @@ from ..plotting import (
 from ._analysis import ENDPOINTS, score_cut_value
 from ._options import MODEL_LABELS
 
-__all__ = ["Figure", "draw_figures"]
+__all__ = ["Figure", "draw_figures", "save_figure"]
 
 _DPI = 110
 
@@ -29,9 +29,11 @@ class Figure:
         self.section = section
 
 
-def _save(figure, path):
+def save_figure(figure, path, caption, section):
+    """Write ``figure`` to ``path`` as PNG, close it, and return it as a :class:`Figure`."""
     figure.savefig(path, dpi=_DPI, bbox_inches="tight")
     plt.close(figure)
+    return Figure(path, caption, section)
 
 
 def _wide(scores, split):
@@ -74,39 +76,35 @@ def draw_figures(scores, cohort, options, folder):
 
         display = MultiRocDisplay.from_predictions(y.to_numpy(), named)
         display.ax_.set_title(f"ROC curves: {split}")
-        path = folder / f"roc_{split}.png"
-        _save(display.figure_, path)
-        figures.append(Figure(path, f"ROC curves with DeLong 95% CIs, {split}", "Discrimination"))
+        figures.append(save_figure(display.figure_, folder / f"roc_{split}.png",
+                                   f"ROC curves with DeLong 95% CIs, {split}", "Discrimination"))
 
         if len(named) > 1:
             display = DelongMatrixDisplay.from_predictions(y.to_numpy(), named)
             display.ax_.set_title(f"DeLong test P values: {split}")
-            path = folder / f"delong_{split}.png"
-            _save(display.figure_, path)
-            figures.append(Figure(path, f"Pairwise DeLong tests, {split}", "Discrimination"))
+            figures.append(save_figure(display.figure_, folder / f"delong_{split}.png",
+                                       f"Pairwise DeLong tests, {split}", "Discrimination"))
 
         display = DecisionCurveDisplay.from_predictions(y.to_numpy(), named)
         display.ax_.set_title(f"Decision curves: {split}")
-        path = folder / f"decision_curve_{split}.png"
-        _save(display.figure_, path)
-        figures.append(Figure(path, f"Net benefit against treat-all and treat-none, {split}",
-                              "Clinical utility"))
+        figures.append(save_figure(
+            display.figure_, folder / f"decision_curve_{split}.png",
+            f"Net benefit against treat-all and treat-none, {split}", "Clinical utility"))
 
         score = wide[primary].to_numpy()
         display = ScoreWaterfallDisplay.from_predictions(y.to_numpy(), score,
                                                          cut=options.threshold)
         display.ax_.set_title(f"{_label(primary)} scores: {split}")
-        path = folder / f"waterfall_{split}.png"
-        _save(display.figure_, path)
-        figures.append(Figure(path, f"{_label(primary)} score per patient, coloured by true "
-                                    f"response, {split}", "Scores"))
+        figures.append(save_figure(
+            display.figure_, folder / f"waterfall_{split}.png",
+            f"{_label(primary)} score per patient, coloured by true response, {split}",
+            "Scores"))
 
         display = ScoreByResponseDisplay.from_predictions(y.to_numpy(), score)
         display.ax_.set_title(f"{_label(primary)} by response: {split}")
-        path = folder / f"scores_by_response_{split}.png"
-        _save(display.figure_, path)
-        figures.append(Figure(path, f"{_label(primary)} score by true response, {split}",
-                              "Scores"))
+        figures.append(save_figure(
+            display.figure_, folder / f"scores_by_response_{split}.png",
+            f"{_label(primary)} score by true response, {split}", "Scores"))
 
     figures += _survival_figures(scores, cohort, options, folder, evaluation)
     return figures
@@ -135,9 +133,8 @@ def _survival_figures(scores, cohort, options, folder, splits):
             display.ax_.set_title(f"{name} by {_label(primary)} score: {split}\n{logrank}",
                                   fontsize=10)
             display.ax_.set_xlabel("Months")
-            path = folder / f"km_{name.lower()}_{split}.png"
-            _save(display.figure_, path)
-            figures.append(Figure(
-                path, f"{name} of high vs low {_label(primary)} score (cut {cut:.3f}, the "
-                      f"training {options.score_cut}), {split}", "Survival"))
+            figures.append(save_figure(
+                display.figure_, folder / f"km_{name.lower()}_{split}.png",
+                f"{name} of high vs low {_label(primary)} score (cut {cut:.3f}, the training "
+                f"{options.score_cut}), {split}", "Survival"))
     return figures

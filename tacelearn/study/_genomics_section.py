@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..genomics import radiogenomics_analysis
-from ._figures import Figure
+from ._figures import save_figure
 from ._options import MODEL_LABELS
 
 __all__ = ["radiogenomics_section"]
@@ -57,8 +57,7 @@ def radiogenomics_section(scores, options, inputs, folder):
     }
     figures = []
     for name, figure in result.figures().items():
-        path = folder / f"radiogenomics_{name}.png"
-        figure.savefig(path, dpi=110, bbox_inches="tight")
         caption = captions.get(name, f"GSEA enrichment: {name.removeprefix('gsea_')}")
-        figures.append(Figure(path, caption, "Radiogenomics"))
+        figures.append(save_figure(figure, folder / f"radiogenomics_{name}.png", caption,
+                                   "Radiogenomics"))
     return {"tables": tables, "figures": figures, "summary": result.summary()}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..plotting import GradCamDisplay
-from ._figures import Figure
+from ._figures import save_figure
 
 __all__ = ["draw_gradcam_figures"]
 
@@ -39,9 +38,7 @@ def draw_gradcam_figures(dltr, cohort, options, folder):
         labels = [f"{pid} ({r})" for pid, r in zip(patients["patient_id"], response)]
         display = GradCamDisplay.from_estimator(encoder, patches, channel_names=names,
                                                 patient_labels=labels)
-        path = folder / f"gradcam_{split}.png"
-        display.figure_.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(display.figure_)
-        figures.append(Figure(path, f"Grad-CAM of the DLTR CNN (target: response), {split}",
-                              "Explanation"))
+        figures.append(save_figure(
+            display.figure_, folder / f"gradcam_{split}.png",
+            f"Grad-CAM of the DLTR CNN (target: response), {split}", "Explanation"))
     return figures
