@@ -1,6 +1,12 @@
-"""The paper's four models as scikit-learn Pipelines over the cohort DataFrame."""
+"""The paper's four models as scikit-learn Pipelines over the cohort DataFrame.
 
-from ._backbone_comparison import compare_backbones
+The names that need torch (:func:`compare_backbones`, :func:`make_cached_grid_search`,
+:func:`save_model`, :func:`load_model`) are imported on first use (PEP 562), so that a
+clinical-only user of :func:`make_clinical_model` never imports torch and timm.
+"""
+
+import importlib
+
 from ._columns import SKEWED_COLUMNS, SchemaColumns, clinical_preprocessor
 from ._factories import (
     image_branch,
@@ -9,8 +15,13 @@ from ._factories import (
     make_dltr_lr,
     make_dltr_mlp,
 )
-from ._model_selection import make_cached_grid_search
-from ._persistence import load_model, save_model
+
+_NEEDS_TORCH = {
+    "compare_backbones": "._backbone_comparison",
+    "make_cached_grid_search": "._model_selection",
+    "load_model": "._persistence",
+    "save_model": "._persistence",
+}
 
 __all__ = [
     "SKEWED_COLUMNS",
@@ -26,3 +37,13 @@ __all__ = [
     "make_dltr_mlp",
     "save_model",
 ]
+
+
+def __getattr__(name):
+    if name in _NEEDS_TORCH:
+        return getattr(importlib.import_module(_NEEDS_TORCH[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

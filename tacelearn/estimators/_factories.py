@@ -10,7 +10,6 @@ from sklearn.preprocessing import StandardScaler
 
 from ..transformers import (
     ClinicalCutoffEncoder,
-    CNNEncoder,
     OutOfFoldTransformer,
     TumourPatchExtractor,
     UnivariateSelector,
@@ -46,6 +45,9 @@ def _encoder(backbone, output, random_state, encoder_params):
     for name in ("backbone", "output", "random_state"):
         if name in params:
             raise ValueError(f"pass {name} as an argument of the factory, not in encoder_params")
+    # Imported here: building the clinical model must not import torch and timm.
+    from ..transformers import CNNEncoder
+
     return CNNEncoder(backbone=backbone, output=output, random_state=random_state, **params)
 
 
