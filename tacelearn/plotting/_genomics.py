@@ -8,6 +8,7 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 
 from ..genomics import compare_cell_fractions, deconvolve, differential_expression
 from ..genomics._checks import align_to_samples, check_expression, check_two_groups, format_names
+from ._base import get_axes
 
 __all__ = ["CellFractionDisplay", "EnrichmentScoreDisplay", "GeneHeatmapDisplay",
            "VolcanoDisplay"]
@@ -17,14 +18,6 @@ _VOLCANO_COLORS = {_UP: "#c0392b", _DOWN: "#2471a3", _NOT_SIGNIFICANT: "#b3b3b3"
 _GROUP_COLORS = ("#c0392b", "#2471a3")
 # Gene names are written on the heatmap's rows only up to this many genes.
 _MAX_GENE_LABELS = 60
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots()
-    return ax
 
 
 def _group_order(groups, reference=None):
@@ -113,7 +106,7 @@ class VolcanoDisplay:
         display : VolcanoDisplay
             This display, with its artists, ``ax_`` and ``figure_`` set.
         """
-        ax = _axes(ax)
+        ax = get_axes(ax)
         change = np.asarray(self.log2_fold_change, dtype=float)
         pvalue = np.asarray(self.pvalue, dtype=float)
         qvalue = pvalue if self.qvalue is None else np.asarray(self.qvalue, dtype=float)
@@ -288,7 +281,7 @@ class GeneHeatmapDisplay:
         display : GeneHeatmapDisplay
             This display, with its artists, ``ax_`` and ``figure_`` set.
         """
-        ax = _axes(ax)
+        ax = get_axes(ax)
         self.image_ = ax.imshow(self.zscores.to_numpy(), aspect="auto", cmap=cmap,
                                 vmin=-vmax, vmax=vmax, interpolation="nearest")
         n_genes = self.zscores.shape[0]
@@ -468,7 +461,7 @@ class EnrichmentScoreDisplay:
         display : EnrichmentScoreDisplay
             This display, with its artists, ``ax_`` and ``figure_`` set.
         """
-        ax = _axes(ax)
+        ax = get_axes(ax)
         running = np.asarray(self.running_enrichment_score, dtype=float)
         ranks = np.arange(len(running))
         (self.line_,) = ax.plot(ranks, running, **{"color": "#1e8449", "linewidth": 1.5,
@@ -587,7 +580,7 @@ class CellFractionDisplay:
         display : CellFractionDisplay
             This display, with its artists, ``ax_`` and ``figure_`` set.
         """
-        ax = _axes(ax)
+        ax = get_axes(ax)
         n_types = self.fractions.shape[1]
         centres = np.arange(n_types) * 3.0
         groups = np.asarray(self.groups)
