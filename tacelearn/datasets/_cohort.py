@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._messages import describe_rows
+from ..utils import describe_rows
 from ._schema import COHORT_SCHEMA, IMAGE_COLUMNS, REQUIRED_COLUMNS
 
 __all__ = ["canonical_mrecist", "objective_response", "read_cohort", "validate_cohort"]

@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 from joblib import Parallel, delayed
 
-from .._io import atomic_write_text
+from ..utils import atomic_write_text
 from ._cohort import read_cohort
 from ._phantom import render_patient, scanner_for_center
 from ._synthetic_clinical import PAPER_CENTER_SIZES, simulate_clinical

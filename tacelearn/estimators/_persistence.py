@@ -26,9 +26,9 @@ from safetensors.torch import save as save_safetensors
 from sklearn.base import BaseEstimator
 
 from .. import __version__
-from .._io import atomic_directory
 from ..transformers import TumourPatchExtractor
 from ..transformers._encoder import CNNEncoder, resolve_device
+from ..utils import atomic_directory
 
 __all__ = ["TRUSTED_TYPES", "load_model", "save_model"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..utils import describe_names
 from ._cell_fractions import compare_cell_fractions
-from ._checks import align_to_samples, check_expression, format_names
+from ._checks import align_to_samples, check_expression
 from ._deconvolution import deconvolve
 from ._differential import differential_expression
 from ._gsea import check_gsea_arguments, gsea_prerank
@@ -21,7 +22,7 @@ def _check_deconvolution_input(expression, signature):
     markers = expression.columns.intersection(signature.index)
     negative = expression.index[(expression[markers] < 0).any(axis=1)]
     if len(negative):
-        raise ValueError(f"expression of patients {format_names(negative)} has negative values; "
+        raise ValueError(f"expression of patients {describe_names(negative)} has negative values; "
                          "it must be log2(x + 1) of linear-scale values x to be deconvolved")
 
 
@@ -253,7 +254,7 @@ def radiogenomics_analysis(scores, expression, *, gene_sets, signature=None, cut
         raise ValueError("scores must be numbers") from None
     bad = scores.index[~np.isfinite(scores.to_numpy())]
     if len(bad):
-        raise ValueError(f"scores are missing or not finite for patients {format_names(bad)}")
+        raise ValueError(f"scores are missing or not finite for patients {describe_names(bad)}")
     # Imported here: scikit-survival, behind tacelearn.survival, takes seconds to load.
     from ..survival import split_by_score
 

@@ -5,19 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["align_to_samples", "check_expression", "check_two_groups", "format_names"]
+from ..utils import describe_names
 
-_SHOWN = 10
-
-
-def format_names(names):
-    """Up to ten names for an error message, with the count of the rest."""
-    names = [str(name) for name in names]
-    shown = ", ".join(names[:_SHOWN])
-    if len(names) > _SHOWN:
-        shown += f" and {len(names) - _SHOWN} more"
-    return shown
-
+__all__ = ["align_to_samples", "check_expression", "check_two_groups"]
 
 def check_expression(expression, *, name="expression", non_negative=False):
     """Check a samples x genes (or genes x cell types) table and return it as floats.
@@ -44,25 +34,25 @@ def check_expression(expression, *, name="expression", non_negative=False):
     for axis, labels in (("row", expression.index), ("column", expression.columns)):
         duplicated = labels[labels.duplicated()].unique()
         if len(duplicated):
-            raise ValueError(f"{name} has duplicated {axis} labels: {format_names(duplicated)}")
+            raise ValueError(f"{name} has duplicated {axis} labels: {describe_names(duplicated)}")
     not_numeric = [column for column, dtype in expression.dtypes.items()
                    if not (pd.api.types.is_numeric_dtype(dtype)
                            and not pd.api.types.is_bool_dtype(dtype))]
     if not_numeric:
-        raise ValueError(f"{name} has non-numeric columns: {format_names(not_numeric)}")
+        raise ValueError(f"{name} has non-numeric columns: {describe_names(not_numeric)}")
     values = expression.to_numpy(dtype=float)
     rows, columns = np.nonzero(~np.isfinite(values))
     if len(rows):
         cells = [f"({expression.index[r]}, {expression.columns[c]})" for r, c in zip(rows, columns)]
         raise ValueError(f"{name} has {len(rows)} missing or non-finite values at (row, column) "
-                         f"{format_names(cells)}")
+                         f"{describe_names(cells)}")
     if non_negative:
         rows, columns = np.nonzero(values < 0)
         if len(rows):
             cells = [f"({expression.index[r]}, {expression.columns[c]})"
                      for r, c in zip(rows, columns)]
             raise ValueError(f"{name} must be on a linear (non-negative) scale; negative values "
-                             f"at (row, column) {format_names(cells)}")
+                             f"at (row, column) {describe_names(cells)}")
     return pd.DataFrame(values, index=expression.index, columns=expression.columns)
 
 
@@ -79,11 +69,11 @@ def align_to_samples(values, samples, *, name):
     if isinstance(values, pd.Series):
         if values.index.has_duplicates:
             duplicated = values.index[values.index.duplicated()].unique()
-            raise ValueError(f"{name} has duplicated sample ids: {format_names(duplicated)}")
+            raise ValueError(f"{name} has duplicated sample ids: {describe_names(duplicated)}")
         missing = samples.difference(values.index, sort=False)
         if len(missing):
             raise ValueError(f"{len(missing)} expression samples have no entry in {name}: "
-                             f"{format_names(missing)}")
+                             f"{describe_names(missing)}")
         return values.reindex(samples)
     values = np.asarray(values)
     if values.ndim != 1 or len(values) != len(samples):
@@ -100,10 +90,10 @@ def check_two_groups(groups, *, reference=None):
     """
     missing = groups.index[pd.isna(groups.to_numpy())]
     if len(missing):
-        raise ValueError(f"groups has no label for samples {format_names(missing)}")
+        raise ValueError(f"groups has no label for samples {describe_names(missing)}")
     labels = pd.unique(groups.to_numpy())
     if len(labels) != 2:
-        shown = format_names(sorted(map(str, labels)))
+        shown = describe_names(sorted(map(str, labels)))
         if len(labels) == 1:
             raise ValueError(f"groups holds a single group ({shown}); two are needed")
         raise ValueError(f"groups must hold exactly two labels, got {len(labels)}: {shown}")

@@ -7,7 +7,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.svm import NuSVR
 
-from ._checks import check_expression, format_names
+from ..utils import describe_names
+from ._checks import check_expression
 
 __all__ = ["NU_VALUES", "deconvolve"]
 
@@ -116,12 +117,12 @@ def deconvolve(expression, signature, *, n_jobs=None):
 
     flat = expression.index[np.ptp(mixtures, axis=1) == 0]
     if len(flat):
-        raise ValueError(f"samples {format_names(flat)} have the same expression for every "
+        raise ValueError(f"samples {describe_names(flat)} have the same expression for every "
                          "signature gene and cannot be deconvolved")
     weights = Parallel(n_jobs=n_jobs)(
         delayed(_fit_sample)(reference, mixture) for mixture in _standardise(mixtures, axis=1))
     unexplained = [sample for sample, w in zip(expression.index, weights) if w is None]
     if unexplained:
-        raise ValueError(f"samples {format_names(unexplained)}: every cell-type coefficient "
+        raise ValueError(f"samples {describe_names(unexplained)}: every cell-type coefficient "
                          "was negative, the signature does not explain their expression")
     return pd.DataFrame(np.vstack(weights), index=expression.index, columns=signature.columns)

@@ -6,7 +6,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from .._io import atomic_write_text
+from ..utils import atomic_write_text
 
 __all__ = ["SYNTHETIC_HALLMARK_GMT", "check_gene_sets", "read_gmt", "write_gmt"]
 

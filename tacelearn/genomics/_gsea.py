@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ._checks import format_names
+from ..utils import describe_names
 from ._gene_sets import check_gene_sets
 
 __all__ = ["GseaResult", "check_gsea_arguments", "gsea_prerank"]
@@ -61,7 +61,7 @@ class GseaResult:
     def _check_term(self, term):
         if term not in self._running_scores:
             raise ValueError(f"gene set {term!r} was not tested; tested sets: "
-                             f"{format_names(self.table['term'])}")
+                             f"{describe_names(self.table['term'])}")
 
     def running_enrichment_score(self, term):
         """Running enrichment score of one gene set along the ranked genes.
@@ -93,14 +93,15 @@ def _check_ranking(ranking):
                         f"got {type(ranking).__name__}")
     if ranking.index.has_duplicates:
         duplicated = ranking.index[ranking.index.duplicated()].unique()
-        raise ValueError(f"ranking has duplicated genes: {format_names(duplicated)}")
+        raise ValueError(f"ranking has duplicated genes: {describe_names(duplicated)}")
     try:
         values = ranking.to_numpy(dtype=float)
     except (TypeError, ValueError):
         raise ValueError("ranking must hold numbers") from None
     bad = ranking.index[~np.isfinite(values)]
     if len(bad):
-        raise ValueError(f"ranking has missing or non-finite values for genes {format_names(bad)}")
+        raise ValueError("ranking has missing or non-finite values for genes "
+                         f"{describe_names(bad)}")
     if len(values) < 2:
         raise ValueError(f"ranking needs at least 2 genes, got {len(values)}")
     return pd.Series(values, index=ranking.index.astype(str), name="prerank")

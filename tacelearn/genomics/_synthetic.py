@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._checks import format_names
+from ..utils import describe_names
 from ._gene_sets import SYNTHETIC_HALLMARK_GMT, read_gmt
 
 __all__ = ["CELL_TYPES", "PATHWAY_EFFECTS", "make_tace_expression"]
@@ -89,20 +89,20 @@ def _select_patients(cohort, fraction, patient_ids, rng):
     ids = cohort["patient_id"].astype(str)
     if ids.duplicated().any():
         duplicated = ids[ids.duplicated()]
-        raise ValueError(f"cohort has duplicated patient ids: {format_names(duplicated)}")
+        raise ValueError(f"cohort has duplicated patient ids: {describe_names(duplicated)}")
     biology = pd.Series(pd.to_numeric(cohort["tumour_biology"], errors="coerce").to_numpy(),
                         index=pd.Index(ids, name="patient_id"), name="tumour_biology")
     bad = biology.index[~np.isfinite(biology.to_numpy())]
     if len(bad):
         raise ValueError("tumour_biology is missing or not finite for patients "
-                         f"{format_names(bad)}")
+                         f"{describe_names(bad)}")
     if fraction is not None and patient_ids is not None:
         raise ValueError("give fraction or patient_ids, not both")
     if patient_ids is not None:
         wanted = pd.Index([str(p) for p in patient_ids])
         unknown = wanted.difference(biology.index, sort=False)
         if len(unknown):
-            raise ValueError(f"patient_ids not in the cohort: {format_names(unknown)}")
+            raise ValueError(f"patient_ids not in the cohort: {describe_names(unknown)}")
         return biology[biology.index.isin(wanted)]
     if fraction is None:
         return biology

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
+from ..utils import format_estimate_ci
 from ._delong import delong_roc_ci, delong_roc_variance
 from ._threshold import THRESHOLD_METRICS, binary_metrics_ci
 
@@ -129,39 +129,6 @@ def performance_table(
                 for metric, row in thresholded.iterrows()
             )
     return pd.DataFrame(rows, columns=list(_COLUMNS))
-
-
-def format_estimate_ci(estimate, low, high, *, digits=3, separator="-"):
-    """Render an estimate and its interval as ``"0.822 (0.693-0.950)"``.
-
-    Parameters
-    ----------
-    estimate, low, high : float
-    digits : int, default=3
-        Decimal places.
-    separator : str, default="-"
-        Between the bounds; ``" to "`` reads better when a bound is negative.
-
-    Returns
-    -------
-    text : str
-        ``"NA"`` when the estimate is missing, the estimate alone when the bounds are.
-
-    See Also
-    --------
-    format_performance_table : Apply it to a whole :func:`performance_table`.
-
-    Examples
-    --------
-    >>> from tacelearn.metrics import format_estimate_ci
-    >>> format_estimate_ci(0.8216, 0.69251, 0.95)
-    '0.822 (0.693-0.950)'
-    """
-    if estimate is None or np.isnan(estimate):
-        return "NA"
-    if low is None or high is None or np.isnan(low) or np.isnan(high):
-        return f"{estimate:.{digits}f}"
-    return f"{estimate:.{digits}f} ({low:.{digits}f}{separator}{high:.{digits}f})"
 
 
 def format_performance_table(table, *, digits=3, separator="-"):

@@ -7,22 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .._messages import MAX_LISTED, describe_entries
+from ..utils import MAX_LISTED, describe_entries, one_dimensional
 
 __all__ = ["check_binary_outcome", "check_named_scores", "check_scores"]
 
 # Label sets whose case label needs no pos_label: scikit-learn's convention.
 _IMPLICIT_CASE_LABEL = ({0, 1}, {-1, 1})
 
-
-
-def _one_dimensional(values, name):
-    array = np.asarray(values)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got an array of shape {array.shape}")
-    return array
 
 
 def check_binary_outcome(y_true, *, pos_label=None, name="y_true"):
@@ -42,7 +33,7 @@ def check_binary_outcome(y_true, *, pos_label=None, name="y_true"):
     -------
     is_case : ndarray of bool of shape (n_samples,)
     """
-    labels_in = _one_dimensional(y_true, name)
+    labels_in = one_dimensional(y_true, name, allow_column=True)
     missing = np.asarray(pd.isna(labels_in), dtype=bool)
     if missing.any():
         raise ValueError(
@@ -98,7 +89,7 @@ def check_scores(y_score, n_samples, *, name="y_score", probability=False):
     -------
     scores : ndarray of float64 of shape (n_samples,)
     """
-    raw = _one_dimensional(y_score, name)
+    raw = one_dimensional(y_score, name, allow_column=True)
     if not (np.issubdtype(raw.dtype, np.number) or raw.dtype in (bool, object)):
         raise TypeError(f"{name} must hold numbers, got dtype {raw.dtype}")
     if raw.dtype == object:

@@ -20,16 +20,6 @@ def get_axes(ax):
     return ax
 
 
-def format_pvalue(pvalue, digits=3):
-    """'P = 0.012' or 'P < 0.001', the way clinical papers print P values."""
-    floor = 10.0 ** -digits
-    if not np.isfinite(pvalue):
-        return "P = n/a"
-    if pvalue < floor:
-        return f"P < {floor:.{digits}f}"
-    return f"P = {pvalue:.{digits}f}"
-
-
 def positive_scores(estimator, X, *, pos_label=None):
     """Probability of the positive class from a fitted classifier (decision values otherwise).
 

@@ -7,7 +7,8 @@ import pandas as pd
 from scipy.cluster.hierarchy import leaves_list, linkage
 
 from ..genomics import compare_cell_fractions, deconvolve, differential_expression
-from ..genomics._checks import align_to_samples, check_expression, check_two_groups, format_names
+from ..genomics._checks import align_to_samples, check_expression, check_two_groups
+from ..utils import describe_names
 from ._base import get_axes
 
 __all__ = ["CellFractionDisplay", "EnrichmentScoreDisplay", "GeneHeatmapDisplay",
@@ -358,7 +359,7 @@ class GeneHeatmapDisplay:
         genes = list(genes)
         unknown = [gene for gene in genes if gene not in expression.columns]
         if unknown:
-            raise ValueError(f"genes not in expression: {format_names(unknown)}")
+            raise ValueError(f"genes not in expression: {describe_names(unknown)}")
         if not genes:
             raise ValueError("no gene to draw")
         zscores = _zscore_rows(expression[genes].to_numpy().T)

@@ -7,7 +7,8 @@ import pandas as pd
 from matplotlib.transforms import blended_transform_factory
 
 from ..survival import kaplan_meier, logrank_test, split_by_score
-from ._base import format_pvalue, get_axes, positive_scores
+from ..utils import format_pvalue
+from ._base import get_axes, positive_scores
 
 __all__ = ["KaplanMeierDisplay"]
 

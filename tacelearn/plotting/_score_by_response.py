@@ -6,7 +6,8 @@ import numpy as np
 from scipy import stats
 
 from ..metrics._validation import check_binary_outcome, check_scores
-from ._base import RESPONSE_COLORS, format_pvalue, get_axes, positive_scores
+from ..utils import format_pvalue
+from ._base import RESPONSE_COLORS, get_axes, positive_scores
 
 __all__ = ["ScoreByResponseDisplay"]
 

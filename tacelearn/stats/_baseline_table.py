@@ -11,8 +11,8 @@ from scipy import stats
 from scipy.stats.contingency import expected_freq
 from tableone import TableOne
 
-from .._messages import describe_rows
 from ..datasets import CLINICAL_COLUMNS, CLINICAL_CUTOFFS, COHORT_SCHEMA, dichotomise
+from ..utils import describe_rows
 
 __all__ = ["DEFAULT_NONNORMAL", "baseline_table"]
 

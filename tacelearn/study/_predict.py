@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._io import atomic_write_text
 from ..estimators import load_model
+from ..utils import atomic_write_text
 
 __all__ = ["predict_cohort"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .._io import atomic_write_text
 from ..metrics import format_estimate_ci
+from ..utils import atomic_write_text
 from ._html import HtmlReport
 from ._options import MODEL_LABELS
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from .._io import atomic_directory, atomic_write_text
 from ..datasets import validate_cohort
 from ..estimators import save_model
 from ..stats import baseline_table
+from ..utils import atomic_directory, atomic_write_text
 from ._analysis import evaluation_tables
 from ._figures import draw_figures
 from ._fitting import (

@@ -5,16 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._messages import describe_entries
-
-
-def _one_dimensional(values, name):
-    array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    if len(array) == 0:
-        raise ValueError(f"{name} is empty")
-    return array
+from ..utils import describe_entries, one_dimensional
 
 
 def _missing(array):
@@ -23,7 +14,7 @@ def _missing(array):
 
 def check_numbers(values, name):
     """Finite floats, with the patients that are missing or not numbers named."""
-    array = _one_dimensional(values, name)
+    array = one_dimensional(values, name, allow_empty=False)
     if array.dtype.kind in "USO" and any(isinstance(v, (str, bytes)) for v in array):
         raise TypeError(f"{name} must hold numbers, not text")
     missing = _missing(array)
@@ -41,7 +32,7 @@ def check_numbers(values, name):
 
 def check_groups(groups, name="groups"):
     """Group labels as an array, with the patients whose group is missing named."""
-    array = _one_dimensional(groups, name)
+    array = one_dimensional(groups, name, allow_empty=False)
     missing = _missing(array)
     if missing.any():
         raise ValueError(f"{name} is missing at {describe_entries(groups, missing)}; drop "
@@ -71,7 +62,7 @@ def check_survival(time, event, **aligned):
     negative = times < 0
     if negative.any():
         raise ValueError(f"time is negative at {describe_entries(time, negative)}")
-    raw_events = _one_dimensional(event, "event")
+    raw_events = one_dimensional(event, "event", allow_empty=False)
     missing = _missing(raw_events)
     if missing.any():
         raise ValueError(f"event is missing at {describe_entries(event, missing)}")
@@ -87,7 +78,7 @@ def check_survival(time, event, **aligned):
                          f"{describe_entries(event, not_binary)}")
     events = raw_events.astype(float).astype(bool)
     lengths = {"time": len(times), "event": len(events)}
-    lengths.update({name: len(_one_dimensional(values, name))
+    lengths.update({name: len(one_dimensional(values, name, allow_empty=False))
                     for name, values in aligned.items()})
     if len(set(lengths.values())) > 1:
         raise ValueError(f"inputs differ in length: {lengths}")

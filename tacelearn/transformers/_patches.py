@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 from tqdm.auto import tqdm
 
+from ..utils import list_problems
 from ._patch_extraction import (
     LESION_MODES,
     NORMALIZATIONS,
@@ -26,8 +27,6 @@ __all__ = ["TumourPatchExtractor"]
 
 #: The column that names each patient in error messages and in ``lesion_index_``.
 PATIENT_COLUMN = "patient_id"
-# How many problems an error message lists before it summarises the rest.
-_MAX_LISTED = 10
 _OUTPUT_CONTAINERS = ("default", "pandas", "polars", None)
 
 
@@ -102,13 +101,6 @@ def _column_names(value, parameter):
         raise TypeError(f"{parameter} must be a non-empty sequence of column names, got "
                         f"{value!r}")
     return names
-
-
-def _listed(problems):
-    text = "\n  ".join(problems[:_MAX_LISTED])
-    if len(problems) > _MAX_LISTED:
-        text += f"\n  ... and {len(problems) - _MAX_LISTED} more"
-    return text
 
 
 class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -336,7 +328,7 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
                 })
         if missing:
             raise FileNotFoundError(f"{len(missing)} image file(s) missing:\n  "
-                                    f"{_listed(missing)}")
+                                    f"{list_problems(missing)}")
         return jobs
 
     def _extract_all(self, jobs):
@@ -400,7 +392,7 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
                     for i, (_, error) in enumerate(outcomes) if error is not None]
         if problems:
             raise ValueError(f"{len(problems)} patient(s) with unusable images:\n  "
-                             f"{_listed(problems)}")
+                             f"{list_problems(problems)}")
         records = [{PATIENT_COLUMN: patients[i], **lesion}
                    for i, ((_, lesions), _) in enumerate(outcomes) for lesion in lesions]
         self.lesion_index_ = pd.DataFrame(

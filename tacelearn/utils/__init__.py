@@ -1,0 +1,31 @@
+"""Shared building blocks of every subpackage: input checks, messages that name offenders,
+atomic writes, the content-addressed cache store and number formatting.
+
+This is the lowest layer of tacelearn: it imports no other subpackage.
+"""
+
+from ._formatting import format_estimate_ci, format_number, format_pvalue
+from ._io import atomic_directory, atomic_write_bytes, atomic_write_text
+from ._messages import (
+    MAX_LISTED,
+    describe_entries,
+    describe_names,
+    describe_rows,
+    list_problems,
+)
+from ._validation import one_dimensional
+
+__all__ = [
+    "MAX_LISTED",
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "describe_entries",
+    "describe_names",
+    "describe_rows",
+    "format_estimate_ci",
+    "format_number",
+    "format_pvalue",
+    "list_problems",
+    "one_dimensional",
+]
