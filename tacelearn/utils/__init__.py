@@ -13,13 +13,18 @@ from ._messages import (
     describe_rows,
     list_problems,
 )
+from ._store import CacheWarning, ContentStore, StoreEntry, as_store, content_key
 from ._validation import one_dimensional
 
 __all__ = [
     "MAX_LISTED",
+    "as_store",
     "atomic_directory",
     "atomic_write_bytes",
     "atomic_write_text",
+    "CacheWarning",
+    "content_key",
+    "ContentStore",
     "describe_entries",
     "describe_names",
     "describe_rows",
@@ -28,4 +33,5 @@ __all__ = [
     "format_pvalue",
     "list_problems",
     "one_dimensional",
+    "StoreEntry",
 ]
