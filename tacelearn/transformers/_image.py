@@ -8,6 +8,7 @@ the patient's right on the viewer's left), see :func:`radiological_slices`.
 
 from __future__ import annotations
 
+import os
 import zlib
 from os import PathLike, fspath
 
@@ -35,6 +36,11 @@ __all__ = [
 
 # Errors a damaged file raises while its voxels are decompressed or read.
 _READ_ERRORS = (OSError, EOFError, zlib.error, ValueError)
+#: Largest volume read (voxels): 512 Mi voxels, 2 GiB as float32, far above any clinical MRI
+#: (a 512 x 512 x 400 CT has 105 Mi). The header is checked before anything is allocated.
+MAX_VOXELS = 512 * 2**20
+#: Plausible voxel spacing (mm) of a clinical MR or CT volume; outside, a header is wrong.
+SPACING_RANGE_MM = (0.05, 50.0)
 
 
 def load_nifti(path):
@@ -59,7 +65,9 @@ def load_nifti(path):
         If ``path`` does not exist.
     ValueError
         If the file is not NIfTI, is corrupt or truncated, is not 3D, has non-finite voxels
-        or a singular affine. Every message names the file.
+        or a singular affine, has more than :data:`MAX_VOXELS` voxels, or a voxel spacing
+        outside :data:`SPACING_RANGE_MM`. Sizes are checked on the header, before the voxels
+        are read. Every message names the file.
 
     See Also
     --------
@@ -97,6 +105,7 @@ def load_nifti(path):
     if len(shape) > 3:
         raise ValueError(f"{name} is a {len(shape)}D image of shape {image.shape}; a 3D volume "
                          "is needed (a 4th axis is accepted only with length 1)")
+    _check_header_sizes(name, image, shape)
     try:
         volume = np.asarray(image.dataobj, dtype=np.float32).reshape(shape)
     except _READ_ERRORS as exc:
@@ -110,6 +119,50 @@ def load_nifti(path):
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
         raise ValueError(f"{name}: the affine is singular or not finite:\n{affine}")
     return volume, affine
+
+
+def _stored_data_size(name, image, n_voxels):
+    """Bytes the header says the voxels take, and the bytes the file can hold (or None)."""
+    header = image.header
+    # The proxy knows where the voxels start in the file (the header copy may say 0).
+    offset = getattr(image.dataobj, "offset", header.get_data_offset())
+    expected = int(offset) + n_voxels * header.get_data_dtype().itemsize
+    if str(name).endswith(".gz"):
+        # gzip's last 4 bytes hold the uncompressed size modulo 2**32 (one-member files, as
+        # nibabel writes them): enough to catch a header that promises far more than is there.
+        with open(name, "rb") as file:
+            file.seek(0, 2)
+            if file.tell() < 18:
+                return expected, 0
+            file.seek(-4, 2)
+            return expected % 2**32, int.from_bytes(file.read(4), "little")
+    return expected, None if not str(name).endswith(".nii") else _file_size(name)
+
+
+def _file_size(name):
+    return os.stat(name).st_size
+
+
+def _check_header_sizes(name, image, shape):
+    """Refuse, before allocating anything, volumes too large, truncated or of absurd spacing."""
+    n_voxels = int(np.prod(shape, dtype=np.int64))
+    if n_voxels > MAX_VOXELS:
+        raise ValueError(f"{name}: the header declares {' x '.join(map(str, shape))} = "
+                         f"{n_voxels:,} voxels, more than the {MAX_VOXELS:,} tacelearn reads; "
+                         "the header is wrong or the volume is not a clinical image")
+    if isinstance(name, (str, PathLike)):
+        expected, available = _stored_data_size(fspath(name), image, n_voxels)
+        is_gz = fspath(name).endswith(".gz")
+        if available is not None and (available != expected if is_gz else available < expected):
+            raise ValueError(f"{name}: the header declares {' x '.join(map(str, shape))} voxels "
+                             f"but the file does not hold them; it is truncated or corrupt")
+    # The spacing the affine gives is the one every later step uses.
+    zooms = voxel_spacing(image.affine) if image.affine is not None else np.ones(3)
+    low, high = SPACING_RANGE_MM
+    if not (np.isfinite(zooms).all() and ((zooms >= low) & (zooms <= high)).all()):
+        shown = tuple(round(float(z), 4) for z in zooms)
+        raise ValueError(f"{name}: voxel spacing {shown} mm is outside the plausible range "
+                         f"{low}-{high} mm; the header is wrong")
 
 
 def voxel_spacing(affine):
