@@ -155,7 +155,7 @@ def _check_header_sizes(name, image, shape):
         is_gz = fspath(name).endswith(".gz")
         if available is not None and (available != expected if is_gz else available < expected):
             raise ValueError(f"{name}: the header declares {' x '.join(map(str, shape))} voxels "
-                             f"but the file does not hold them; it is truncated or corrupt")
+                             f"but the file does not hold them: it is corrupt or truncated")
     # The spacing the affine gives is the one every later step uses.
     zooms = voxel_spacing(image.affine) if image.affine is not None else np.ones(3)
     low, high = SPACING_RANGE_MM
