@@ -1,8 +1,8 @@
 """The paper's four models as scikit-learn Pipelines over the cohort DataFrame.
 
-The names that need torch (:func:`compare_backbones`, :func:`make_cached_grid_search`,
-:func:`save_model`, :func:`load_model`) are imported on first use (PEP 562), so that a
-clinical-only user of :func:`make_clinical_model` never imports torch and timm.
+The names that need torch (:func:`compare_backbones`, :func:`make_cached_grid_search`) are
+imported on first use (PEP 562), so that a clinical-only user of :func:`make_clinical_model`
+(who may save and load it too) never imports torch and timm.
 """
 
 import importlib
@@ -15,12 +15,11 @@ from ._factories import (
     make_dltr_lr,
     make_dltr_mlp,
 )
+from ._persistence import load_model, save_model
 
 _NEEDS_TORCH = {
     "compare_backbones": "._backbone_comparison",
     "make_cached_grid_search": "._model_selection",
-    "load_model": "._persistence",
-    "save_model": "._persistence",
 }
 
 __all__ = [

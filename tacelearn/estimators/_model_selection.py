@@ -14,9 +14,12 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
 from sklearn.pipeline import Pipeline
 
 from ..transformers import CNNEncoder, TumourPatchExtractor
-from ..transformers._weights_cache import cache_location
+from ..utils import ContentStore, as_store
 
 __all__ = ["make_cached_grid_search"]
+
+#: In-memory share of the cache store of a search: the 128 px T1C/T2 patches of 4,000 patients.
+RECENT_ENTRIES_BYTES = 512 * 2**20
 
 
 class FittedStepMemory:
@@ -155,10 +158,12 @@ def make_cached_grid_search(estimator, param_grid, *, memory, cache_patches=True
         The grid, as in :class:`~sklearn.model_selection.GridSearchCV`. Candidates that differ
         only outside the CNN share its training; a grid over a CNN setting (``max_epochs``,
         ``lr``...) trains it once per fold for each of that setting's values.
-    memory : str, path-like or joblib.Memory
+    memory : str, path-like or tacelearn.utils.ContentStore
         The cache folder. Entries are keyed on the training patches, labels and CNN settings,
         so one folder serves any number of searches and models; a later search on the same
-        data loads what an earlier one trained. Delete the folder to reclaim the space.
+        data loads what an earlier one trained. Delete the folder to reclaim the space. The
+        search's steps get a :class:`~tacelearn.utils.ContentStore` of this folder that also
+        keeps the entries last used (up to 512 MiB) in this process's memory.
     cache_patches : bool, default=True
         Also cache the patch extractors' per-patient patches in ``memory``, so that the NIfTI
         files are read once rather than once per candidate and fold.
@@ -209,9 +214,14 @@ def make_cached_grid_search(estimator, param_grid, *, memory, cache_patches=True
     >>> search.best_estimator_.get_params()["features__image__encoder__memory"] is not None
     True
     """
-    if cache_location(memory) is None:
-        raise ValueError("memory must name the cache folder (a path or a joblib.Memory with a "
-                         "location); without a cache, use GridSearchCV directly")
+    store = as_store(memory)
+    if store is None:
+        raise ValueError("memory must name the cache folder (a path or a ContentStore); "
+                         "without a cache, use GridSearchCV directly")
+    # The candidates of a search read the same patches again and again: keep the entries
+    # last used in memory too (shared by the clones of this search, not by worker processes).
+    store = ContentStore(store.location, memory_bytes=max(store.memory_bytes,
+                                                           RECENT_ENTRIES_BYTES))
     estimator = clone(estimator)
     encoders = _steps_of_type(estimator, CNNEncoder)
     if not encoders:
@@ -220,9 +230,9 @@ def make_cached_grid_search(estimator, param_grid, *, memory, cache_patches=True
     cached = encoders + (_steps_of_type(estimator, TumourPatchExtractor) if cache_patches else [])
     for prefix, step in cached:
         if prefix:
-            estimator.set_params(**{f"{prefix}memory": memory})
+            estimator.set_params(**{f"{prefix}memory": store})
         else:
-            step.set_params(memory=memory)
+            step.set_params(memory=store)
     if cache_features and isinstance(estimator, Pipeline):
         n_splits = _n_splits(cv)
         # Room for every fold and the refit, for each setting of the steps before the head.

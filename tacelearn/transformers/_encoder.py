@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from numbers import Integral, Real
 
@@ -10,9 +9,10 @@ import numpy as np
 import timm
 import torch
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -21,10 +21,11 @@ from skorch.dataset import ValidSplit
 from skorch.history import History
 from torch import nn
 
+from ..utils import ContentStore, as_store, content_key
 from ._augment import PatchAugmentation
 from ._backbones import check_backbone_name, create_backbone
 from ._encoder_net import EncoderModule, EncoderNet, match_frozen_parameters
-from ._weights_cache import WeightsCache, cache_location
+from ._weights_cache import WEIGHTS_FORMAT_VERSION, load_weights, store_weights
 
 __all__ = ["CNNEncoder"]
 
@@ -62,16 +63,16 @@ def resolve_device(device, *, fallback_to_cpu=False):
     return resolved
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def _check_real(name, value, *, strictly_positive):
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or (
-            value <= 0 if strictly_positive else value < 0):
-        bound = "> 0" if strictly_positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+def _check_finite_training(net):
+    """Refuse a training that diverged: NaN weights would give NaN probabilities later."""
+    broken = [name for name, tensor in net.module_.state_dict().items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    losses = [entry.get("train_loss") for entry in net.history.to_list()]
+    if broken or any(loss is not None and not np.isfinite(loss) for loss in losses):
+        where = f"{len(broken)} weight tensor(s) such as {broken[0]!r}" if broken else "the loss"
+        raise ValueError(f"CNN training diverged: {where} became NaN or infinite (losses per "
+                         f"epoch: {losses}); lower the learning rate (lr={net.lr}) or check the "
+                         "patches")
 
 
 class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -191,6 +192,26 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
     array(['cnn_logit'], dtype=object)
     """
 
+    _parameter_constraints: dict = {
+        "backbone": [str],
+        "pretrained": [None, str, os.PathLike],
+        "output": [StrOptions(set(OUTPUTS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "scheduler": [StrOptions({"cosine"}), None],
+        "augment": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "freeze": [None, str, list, tuple],
+        "early_stopping": [None, Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "memory": [None, str, os.PathLike, ContentStore, HasMethods(["cache"])],
+        "verbose": ["verbose"],
+    }
+
     def __init__(self, *, backbone="densenet169", pretrained=None, output="embedding",
                  max_epochs=20, lr=5e-4, weight_decay=5e-4, batch_size=32, optimizer="adam",
                  scheduler="cosine", augment=True, class_weight=None, freeze=None,
@@ -216,28 +237,17 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
+        """What the parameter constraints cannot say: a buildable backbone, a patience that
+        is not a bool, an optimizer class, freeze patterns; returns the freeze patterns."""
         check_backbone_name(self.backbone)
-        self._check_output()
-        _check_int("max_epochs", self.max_epochs, 1)
-        _check_real("lr", self.lr, strictly_positive=True)
-        _check_real("weight_decay", self.weight_decay, strictly_positive=False)
-        _check_int("batch_size", self.batch_size, 2)
-        _check_int("verbose", self.verbose, 0)
-        if self.early_stopping is not None:
-            _check_int("early_stopping (patience in epochs)", self.early_stopping, 1)
-        if not isinstance(self.augment, (bool, np.bool_)):
-            raise ValueError(f"augment must be True or False, got {self.augment!r}")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be 'cosine' or None, got {self.scheduler!r}")
-        if not (self.optimizer in OPTIMIZERS or (
-                isinstance(self.optimizer, type)
-                and issubclass(self.optimizer, torch.optim.Optimizer))):
+        if isinstance(self.early_stopping, (bool, np.bool_)):  # an int to the constraints
+            raise ValueError("early_stopping is a patience in epochs (an int >= 1) or None, "
+                             f"got {self.early_stopping!r}")
+        if isinstance(self.optimizer, type) and not issubclass(self.optimizer,
+                                                               torch.optim.Optimizer):
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a "
                              f"torch.optim.Optimizer class, got {self.optimizer!r}")
-        if not (self.class_weight is None or self.class_weight == "balanced"
-                or isinstance(self.class_weight, dict)):
-            raise ValueError("class_weight must be None, 'balanced' or a dict of class to "
-                             f"weight, got {self.class_weight!r}")
+        resolve_device(self.device)
         return self._freeze_patterns()
 
     def _check_output(self):
@@ -296,6 +306,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
             kwargs["optimizer__momentum"] = 0.9
         return OPTIMIZERS[self.optimizer], kwargs
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fine-tune the backbone on patches ``X`` with binary labels ``y``.
 
@@ -353,17 +364,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(init_seed))
-            cache, key = self._weights_cache(X, labels, device)
-            stored = cache.load(key) if cache is not None else None
-            if stored is None:
-                net = self._build_net(X.shape[1], X.shape[2:], device,
-                                      pretrained=self.pretrained, freeze=freeze, **training)
-                net.fit(X, labels)
-                if cache is not None:
-                    cache.store(key, net.module_.state_dict(), net.history.to_list())
-            else:
-                net = self._restore_net(stored[0], X.shape[1], X.shape[2:], device,
-                                        history=stored[1], **training)
+            net = self._trained_net(X, labels, device, freeze, training)
         # Fitted means ready to predict: BatchNorm and dropout in inference mode for anyone
         # who calls the module directly (Grad-CAM, a raw forward).
         net.module_.eval()
@@ -425,11 +426,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         net.module_.eval()
         return net
 
-    def _weights_cache(self, X, labels, device):
-        """The weights cache and this fit's key, or ``(None, None)`` without ``memory``."""
-        location = cache_location(self.memory)
-        if location is None:
-            return None, None
+    def _cache_key(self, X, labels, device):
+        """The weights-cache key of this fit: data, labels and every training setting."""
         settings = {name: value for name, value in self.get_params(deep=False).items()
                     if name not in ("output", "verbose", "memory", "device")}
         if isinstance(settings["optimizer"], type):
@@ -437,10 +435,49 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
                                     f"{settings['optimizer'].__qualname__}"
         if settings["pretrained"] is not None:
             weights = os.stat(settings["pretrained"])
-            settings["pretrained"] = (str(settings["pretrained"]), weights.st_size,
-                                      weights.st_mtime_ns)
-        cache = WeightsCache(location)
-        return cache, cache.key(X, labels, settings, device.type, timm.__version__)
+            settings["pretrained"] = (os.path.abspath(os.fspath(settings["pretrained"])),
+                                      weights.st_size, weights.st_mtime_ns)
+        if isinstance(settings["class_weight"], dict):
+            settings["class_weight"] = sorted((str(k), float(v))
+                                              for k, v in settings["class_weight"].items())
+        if settings["freeze"] is not None:
+            settings["freeze"] = list(self._freeze_patterns())
+        if not isinstance(settings["random_state"], (int, np.integer, type(None))):
+            settings["random_state"] = repr(settings["random_state"])
+        return content_key(WEIGHTS_FORMAT_VERSION, X, labels, settings, device.type,
+                           timm.__version__)
+
+    def _trained_net(self, X, labels, device, freeze, training):
+        """Train the net, or load it from the weights cache (``memory``) when stored there.
+
+        Under the cache's lock, so that two processes about to train the same network (two
+        grid-search candidates of a fold, two Dask workers) train it once.
+        """
+        store = as_store(self.memory)
+        if store is None:
+            return self._train(X, labels, device, freeze, training)
+        key = self._cache_key(X, labels, device)
+        # The tensor names an entry must hold, from a throwaway net whose random
+        # initialisation must not shift the seeded training that may follow.
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda"
+                                   else []):
+            names = list(self._build_net(X.shape[1], X.shape[2:], device, freeze=freeze,
+                                         **training).initialize().module_.state_dict())
+        with store.lock("cnn-weights", key):
+            stored = load_weights(store, key, names)
+            if stored is None:
+                net = self._train(X, labels, device, freeze, training)
+                store_weights(store, key, net.module_.state_dict(), net.history.to_list())
+                return net
+        return self._restore_net(stored[0], X.shape[1], X.shape[2:], device,
+                                 history=stored[1], **training)
+
+    def _train(self, X, labels, device, freeze, training):
+        net = self._build_net(X.shape[1], X.shape[2:], device, pretrained=self.pretrained,
+                              freeze=freeze, **training)
+        net.fit(X, labels)
+        _check_finite_training(net)
+        return net
 
     # ------------------------------------------------------------------ prediction
     def decision_function(self, X):

@@ -1,7 +1,7 @@
 """The per-patient work of :class:`TumourPatchExtractor`: from NIfTI files to patch arrays.
 
-Everything here runs in joblib workers and under joblib's cache, so it takes and returns only
-plain, picklable values and knows nothing of DataFrames.
+Everything here runs in joblib workers (local or on a Dask cluster), so it takes and returns
+only plain, picklable values and knows nothing of DataFrames or caches.
 """
 
 from __future__ import annotations
@@ -154,19 +154,12 @@ def extract_patches(image_paths, mask_path, channels, settings):
                             settings, path)
             for path, volume in zip(image_paths, volumes)
         ]
-        patches.append(np.concatenate([per_sequence[c] for c in channels]))
+        patch = np.concatenate([per_sequence[c] for c in channels])
+        if patch.max() == patch.min():
+            raise ValueError(f"{mask_path}: the patch of lesion {lesion} is blank (every value "
+                             f"{patch.max():g}): the images hold no signal around it")
+        patches.append(patch)
         lesions.append({"lesion": lesion, "voxels": int(voxel_counts[lesion]),
                         "volume_ml": float(voxel_counts[lesion] * voxel_ml),
                         "slice": int(centre)})
     return np.stack(patches), lesions
-
-
-def extract_patches_keyed(file_stamps, format_version, image_paths, mask_path, channels,
-                          settings):
-    """:func:`extract_patches` with the cache key in its arguments.
-
-    ``file_stamps`` (path, modification time, size of every file) and ``format_version`` are
-    not used here: joblib hashes them with the other arguments, so that a changed file or a
-    new patch format misses the cache.
-    """
-    return extract_patches(image_paths, mask_path, channels, settings)

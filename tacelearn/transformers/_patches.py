@@ -3,103 +3,92 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from ..utils import list_problems
+from ..utils import ContentStore, as_store, content_key, list_problems
 from ._patch_extraction import (
     LESION_MODES,
     NORMALIZATIONS,
     PATCH_FORMAT_VERSION,
     PatchSettings,
-    extract_patches_keyed,
+    extract_patches,
 )
 
-__all__ = ["TumourPatchExtractor"]
+__all__ = ["TumourPatchExtractor", "TumourPatches"]
 
-#: The column that names each patient in error messages and in ``lesion_index_``.
+#: The column that names each patient in error messages and in the lesion table.
 PATIENT_COLUMN = "patient_id"
+#: The lesion table's columns, one row per patch.
+LESION_COLUMNS = (PATIENT_COLUMN, "lesion", "voxels", "volume_ml", "slice")
+#: Namespace of patch entries in the cache store.
+CACHE_NAMESPACE = "patches"
 _OUTPUT_CONTAINERS = ("default", "pandas", "polars", None)
+_LESION_ARRAYS = ("voxels", "volume_ml", "slice")
 
 
-def _extract_or_report(function, job):
+class TumourPatches(NamedTuple):
+    """What :meth:`TumourPatchExtractor.extract` returns: the patches and a row per patch."""
+
+    patches: np.ndarray
+    lesions: pd.DataFrame
+
+
+def _extract_or_report(job):
     """Run one patient's job; a problem with its files comes back as a message, so that every
     patient's problems can be reported together."""
     try:
-        return function(**job), None
-    except (ValueError, FileNotFoundError) as exc:
+        return extract_patches(job["image_paths"], job["mask_path"], job["channels"],
+                               job["settings"]), None
+    except (ValueError, OSError) as exc:
         return None, str(exc)
 
 
-class _RecentPatches:
-    """The patches most recently loaded from, or written to, a disk cache, in this process.
-
-    A grid search transforms the same test patients once per candidate; loading each one back
-    from joblib's disk cache costs two hashes of its arguments and a file read, more than
-    fitting a logistic head. The key is the disk cache's folder with the job that keys it there
-    (every file's path, modification time and size, the patch format and the settings), so an
-    entry is exactly what the disk cache would give. Bounded in bytes, least recently used
-    dropped first; the arrays are shared, so they are made read-only (``transform`` concatenates
-    them into a new array).
-    """
-
-    def __init__(self, max_bytes):
-        self.max_bytes = max_bytes
-        self._entries = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(location, job):
-        return (location, job["file_stamps"], job["format_version"], job["channels"],
-                job["settings"])
-
-    def get(self, key):
-        with self._lock:
-            if key not in self._entries:
-                return None
-            self._entries.move_to_end(key)
-            return self._entries[key]
-
-    def put(self, key, outcome):
-        """Remember ``outcome``, ``((patches, lesions), None)``; an error is not remembered."""
-        result, _ = outcome
-        if result is None:
-            return
-        with self._lock:
-            if key in self._entries:
-                return
-            result[0].setflags(write=False)  # shared by every later pass: guard against edits
-            self._entries[key] = outcome
-            self._bytes += result[0].nbytes
-            while self._bytes > self.max_bytes and self._entries:
-                _, ((dropped, _), _) = self._entries.popitem(last=False)
-                self._bytes -= dropped.nbytes
-
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
+def _entry_arrays(result):
+    patches, lesions = result
+    arrays = {"patches": patches}
+    arrays.update({name: np.asarray([lesion[name] for lesion in lesions])
+                   for name in _LESION_ARRAYS})
+    return arrays
 
 
-#: 512 MiB: the 128 px T1C/T2 patches of 4,000 patients.
-_RECENT_PATCHES = _RecentPatches(max_bytes=512 * 2**20)
+def _result_of_entry(entry):
+    arrays = entry.arrays
+    lesions = [{"lesion": i, "voxels": int(arrays["voxels"][i]),
+                "volume_ml": float(arrays["volume_ml"][i]), "slice": int(arrays["slice"][i])}
+               for i in range(len(arrays["patches"]))]
+    return arrays["patches"], lesions
+
+
+def _entry_checker(n_channels, size):
+    """A check of a cached entry: the shape the settings give, lesions aligned, no blank patch."""
+    def check(entry):
+        patches = entry.arrays.get("patches")
+        if (patches is None or patches.dtype != np.float32 or patches.ndim != 4
+                or patches.shape[1:] != (n_channels, size, size) or len(patches) == 0):
+            raise ValueError("the patches have the wrong type or shape")
+        if any(len(entry.arrays.get(name, ())) != len(patches) for name in _LESION_ARRAYS):
+            raise ValueError("the lesion records do not match the patches")
+        flat = patches.reshape(len(patches), -1)
+        if (flat.max(axis=1) == flat.min(axis=1)).any():
+            raise ValueError("a patch is blank (every value equal)")
+    return check
 
 
 def _column_names(value, parameter):
-    """``value`` as a non-empty tuple of column names, or a TypeError naming ``parameter``."""
-    names = None if isinstance(value, str) else tuple(value) if np.iterable(value) else None
+    """``value`` as a non-empty tuple of distinct column names, or a ValueError naming it."""
+    names = tuple(value)
     if not names or not all(isinstance(name, str) for name in names):
-        raise TypeError(f"{parameter} must be a non-empty sequence of column names, got "
-                        f"{value!r}")
+        raise ValueError(f"{parameter} must be a non-empty sequence of column names, got "
+                         f"{value!r}")
     return names
 
 
@@ -149,16 +138,20 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
     lesion : {"largest", "all"}, default="largest"
         Lesions are the 3D connected components of the mask (26-connectivity).
         ``"largest"``: one patch per patient, centred on the largest lesion. ``"all"``: one
-        patch per lesion, largest first within each patient; see ``lesion_index_``.
+        patch per lesion, largest first within each patient; :meth:`extract` says which
+        patient and lesion each patch belongs to.
     n_jobs : int, optional
         Patients processed in parallel (joblib); ``None`` means 1 unless in a joblib context.
         The patches do not depend on it.
-    memory : str, path-like or joblib.Memory, optional
-        Cache of per-patient patches, keyed on each file's path, modification time and size
-        and on the parameters above that change the patches. A second pass over unchanged
-        files only loads the cache; a rewritten file is read again. The patches last used
-        (up to 512 MiB) also stay in this process's memory, so that repeated passes over the
-        same patients (the candidates of a grid search) skip the disk.
+    memory : str, path-like or tacelearn.utils.ContentStore, optional
+        Cache of per-patient patches (a folder, or a store), keyed on each file's path,
+        modification time and size and on the parameters above that change the patches. A
+        second pass over unchanged files only loads the cache; a rewritten file is read
+        again. Entries are safetensors and JSON, checked when read: a damaged entry is
+        discarded with a :class:`~tacelearn.utils.CacheWarning` and computed again. A
+        :class:`~tacelearn.utils.ContentStore` with ``memory_bytes`` also keeps the patches
+        last used in this process's memory (what
+        :func:`~tacelearn.estimators.make_cached_grid_search` sets up).
     verbose : int, default=0
         Show a progress bar over patients when positive.
 
@@ -170,10 +163,11 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         Its column names.
     n_channels_ : int
         ``C = len(channel_order) * (2 * context_slices + 1)``.
-    lesion_index_ : pandas.DataFrame
-        Set by each ``transform``: one row per patch (in output order) with ``patient_id``,
-        ``lesion`` (0 = the patient's largest), ``voxels``, ``volume_ml`` (after resampling
-        when ``spacing`` is set) and ``slice`` (axial index in the RAS+ volume).
+    sequence_columns_ : tuple of str
+        ``image_columns`` as validated.
+    channel_indices_ : tuple of int
+        For each channel group, its index into ``sequence_columns_`` (``channel_order``
+        resolved).
 
     See Also
     --------
@@ -182,7 +176,9 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
     Notes
     -----
-    The output is always a float32 ndarray ``(n_patches, C, size, size)``. ``set_output``
+    ``transform`` returns the patches only; :meth:`extract` returns them with a table of
+    one row per patch (patient, lesion, volume, slice). Neither changes the estimator. The
+    output is always a float32 ndarray ``(n_patches, C, size, size)``. ``set_output``
     is accepted, so that the extractor can sit in a Pipeline configured for pandas output,
     but it leaves the patches as they are: a 4D array has no table form.
     ``get_feature_names_out`` names the channels (axis 1). The cohort needs a
@@ -205,7 +201,24 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
     ((9, 6, 64, 64), dtype('float32'))
     >>> extractor.get_feature_names_out()[:3].tolist()
     ['t1c_path[z-1]', 't1c_path[z+0]', 't1c_path[z+1]']
+    >>> extractor.extract(cohort).lesions.columns.tolist()
+    ['patient_id', 'lesion', 'voxels', 'volume_ml', 'slice']
     """
+
+    _parameter_constraints: dict = {
+        "image_columns": [list, tuple],
+        "mask_column": [str],
+        "size": [Interval(Integral, 1, None, closed="left")],
+        "context_slices": [Interval(Integral, 0, None, closed="left")],
+        "margin": [Interval(Real, 0, 1e6, closed="left")],
+        "spacing": [None, Interval(Real, 0, None, closed="neither"), list, tuple, np.ndarray],
+        "normalization": [StrOptions({n for n in NORMALIZATIONS if n}), None],
+        "channel_order": [None, list, tuple],
+        "lesion": [StrOptions(set(LESION_MODES))],
+        "n_jobs": [Integral, None],
+        "memory": [None, str, os.PathLike, ContentStore, HasMethods(["cache"])],
+        "verbose": ["verbose"],
+    }
 
     def __init__(self, *, image_columns=("t1c_path", "t2_path"), mask_column="mask_path",
                  size=128, context_slices=0, margin=0.5, spacing=None,
@@ -224,62 +237,50 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         self.memory = memory
         self.verbose = verbose
 
-    def _checked_settings(self):
-        """(settings, sequence columns, channel indices) from the parameters, validated."""
+    def _resolve_columns(self):
+        """(sequence columns, channel indices): what the parameter constraints cannot say."""
         columns = _column_names(self.image_columns, "image_columns")
         if len(set(columns)) != len(columns):
             raise ValueError(f"image_columns lists a column twice: {columns}; repeat a "
                              "sequence with channel_order instead")
-        if not isinstance(self.mask_column, str):
-            raise TypeError(f"mask_column must be a column name, got {self.mask_column!r}")
         order = (columns if self.channel_order is None
                  else _column_names(self.channel_order, "channel_order"))
         unknown = [c for c in order if c not in columns]
         if unknown:
             raise ValueError(f"channel_order names {unknown}, which are not in image_columns "
                              f"{columns}")
-        if not isinstance(self.size, Integral) or isinstance(self.size, bool) or self.size < 1:
-            raise ValueError(f"size must be a positive int, got {self.size!r}")
-        if (not isinstance(self.context_slices, Integral) or isinstance(self.context_slices, bool)
-                or self.context_slices < 0):
-            raise ValueError(f"context_slices must be an int >= 0, got {self.context_slices!r}")
-        if not isinstance(self.margin, Real) or not 0 <= self.margin < np.inf:
-            raise ValueError(f"margin must be a finite number >= 0, got {self.margin!r}")
-        spacing = None
-        if self.spacing is not None:
-            message = ("spacing must be None, a positive number or a pair of them (mm), got "
-                       f"{self.spacing!r}")
-            try:
-                values = np.atleast_1d(np.asarray(self.spacing, dtype=np.float64))
-            except (TypeError, ValueError):
-                raise ValueError(message) from None
-            if values.size not in (1, 2) or not (np.isfinite(values).all() and (values > 0).all()):
-                raise ValueError(message)
-            spacing = tuple(float(v) for v in np.broadcast_to(values, (2,)))
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
-                             f"{self.normalization!r}")
-        if self.lesion not in LESION_MODES:
-            raise ValueError(f"lesion must be one of {LESION_MODES}, got {self.lesion!r}")
-        settings = PatchSettings(size=int(self.size), context_slices=int(self.context_slices),
-                                 margin=float(self.margin), spacing=spacing,
-                                 normalization=self.normalization, lesion=self.lesion)
-        return settings, columns, tuple(columns.index(c) for c in order)
+        return columns, tuple(columns.index(c) for c in order)
 
-    def _checked_memory(self):
-        memory = self.memory
-        return check_memory(os.fspath(memory) if isinstance(memory, os.PathLike) else memory)
+    def _resolve_spacing(self):
+        if self.spacing is None:
+            return None
+        message = ("spacing must be None, a positive number or a pair of them (mm), got "
+                   f"{self.spacing!r}")
+        try:
+            values = np.atleast_1d(np.asarray(self.spacing, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ValueError(message) from None
+        if values.size not in (1, 2) or not (np.isfinite(values).all() and (values > 0).all()):
+            raise ValueError(message)
+        return tuple(float(v) for v in np.broadcast_to(values, (2,)))
 
-    def _check_frame(self, X, columns):
+    def _settings(self):
+        """The parameters that change the patches (they key the cache)."""
+        return PatchSettings(size=int(self.size), context_slices=int(self.context_slices),
+                             margin=float(self.margin), spacing=self.spacing_,
+                             normalization=self.normalization, lesion=self.lesion)
+
+    def _check_frame(self, X):
         if not isinstance(X, pd.DataFrame):
             raise TypeError("TumourPatchExtractor takes the cohort DataFrame (patient_id and "
                             f"the image path columns), got {type(X).__name__}")
-        needed = [PATIENT_COLUMN, *columns, self.mask_column]
+        needed = [PATIENT_COLUMN, *self.sequence_columns_, self.mask_column]
         absent = [c for c in needed if c not in X.columns]
         if absent:
             raise ValueError(f"the cohort lacks the column(s) {absent}; TumourPatchExtractor "
                              f"needs {needed}")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the parameters and the cohort's columns; no image is read.
 
@@ -287,78 +288,116 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         ----------
         X : pandas.DataFrame
             The cohort, with ``patient_id``, ``image_columns`` and ``mask_column``.
-        y : ignored
+        y : None
+            Ignored.
 
         Returns
         -------
         self : TumourPatchExtractor
+            The fitted extractor.
         """
-        settings, columns, channels = self._checked_settings()
-        self._checked_memory()
-        self._check_frame(X, columns)
+        self.sequence_columns_, self.channel_indices_ = self._resolve_columns()
+        self.spacing_ = self._resolve_spacing()
+        as_store(self.memory)
+        self._check_frame(X)
         validate_data(self, X, skip_check_array=True)
-        self.n_channels_ = len(channels) * (2 * settings.context_slices + 1)
+        self.n_channels_ = len(self.channel_indices_) * (2 * int(self.context_slices) + 1)
         return self
 
-    def _jobs(self, X, columns, channels, settings):
-        """One job per patient; every missing path or file is reported at once."""
-        missing = []
-        jobs = []
-        for row in X[[PATIENT_COLUMN, *columns, self.mask_column]].itertuples(index=False):
+    def _jobs(self, X):
+        """One job per patient; every missing or unreadable path is reported at once."""
+        problems, jobs = [], []
+        columns = [*self.sequence_columns_, self.mask_column]
+        for row in X[[PATIENT_COLUMN, *columns]].itertuples(index=False):
             patient, *paths = row
-            stamps = []
-            for column, path in zip([*columns, self.mask_column], paths):
-                if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-                    missing.append(f"patient {patient}: no file in column '{column}' "
-                                   f"(value {path!r})")
-                    continue
-                path = os.path.abspath(os.fspath(path))
-                try:
-                    stat = os.stat(path)
-                except FileNotFoundError:
-                    missing.append(f"patient {patient}: column '{column}': image file not "
-                                   f"found: {path}")
-                    continue
-                stamps.append((path, stat.st_mtime_ns, stat.st_size))
-            if len(stamps) == len(paths):
-                jobs.append({
-                    "file_stamps": tuple(stamps), "format_version": PATCH_FORMAT_VERSION,
-                    "image_paths": tuple(s[0] for s in stamps[:-1]),
-                    "mask_path": stamps[-1][0], "channels": channels, "settings": settings,
-                })
-        if missing:
-            raise FileNotFoundError(f"{len(missing)} image file(s) missing:\n  "
-                                    f"{list_problems(missing)}")
+            stamps = [_stamp(patient, column, path, problems)
+                      for column, path in zip(columns, paths)]
+            if all(stamp is not None for stamp in stamps):
+                jobs.append({"file_stamps": tuple(stamps),
+                             "image_paths": tuple(s[0] for s in stamps[:-1]),
+                             "mask_path": stamps[-1][0], "channels": self.channel_indices_,
+                             "settings": self._settings()})
+        if problems:
+            error = FileNotFoundError if all(missing for _, missing in problems) else ValueError
+            raise error(f"{len(problems)} image file(s) missing or unreadable:\n  "
+                        f"{list_problems([text for text, _ in problems])}")
         return jobs
 
     def _extract_all(self, jobs):
         """(result, error) of every job: cache hits loaded here, the rest in joblib workers."""
-        memory = self._checked_memory()
-        function = memory.cache(extract_patches_keyed)
-        location = getattr(memory, "location", None)
-        keys = ([_RecentPatches.key(location, job) for job in jobs] if location is not None
-                else [None] * len(jobs))
-        outcomes = [None if key is None else _RECENT_PATCHES.get(key) for key in keys]
-        in_cache = np.array([outcome is not None or function.check_call_in_cache(**job)
-                             for outcome, job in zip(outcomes, jobs)], dtype=bool)
+        store = as_store(self.memory)
+        check = _entry_checker(self.n_channels_, int(self.size))
+        keys = [content_key(PATCH_FORMAT_VERSION, job["file_stamps"], job["channels"],
+                            job["settings"]) for job in jobs]
+        outcomes = [None] * len(jobs)
         with tqdm(total=len(jobs), desc="tumour patches", unit="patient",
                   disable=not self.verbose) as progress:
-            for i in np.flatnonzero(in_cache):
-                if outcomes[i] is None:
-                    outcomes[i] = _extract_or_report(function, jobs[i])
-                progress.update()
-            to_compute = np.flatnonzero(~in_cache)
-            if to_compute.size:
+            if store is not None:
+                for i, key in enumerate(keys):
+                    entry = store.load(CACHE_NAMESPACE, key, check=check)
+                    if entry is not None:
+                        outcomes[i] = (_result_of_entry(entry), None)
+                        progress.update()
+            to_compute = [i for i, outcome in enumerate(outcomes) if outcome is None]
+            if to_compute:
                 computed = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-                    delayed(_extract_or_report)(function, jobs[i]) for i in to_compute
-                )
+                    delayed(_extract_or_report)(jobs[i]) for i in to_compute)
                 for i, outcome in zip(to_compute, computed, strict=True):
                     outcomes[i] = outcome
+                    if store is not None and outcome[0] is not None:
+                        store.save(CACHE_NAMESPACE, keys[i], arrays=_entry_arrays(outcome[0]))
                     progress.update()
-        if location is not None:
-            for key, outcome in zip(keys, outcomes):
-                _RECENT_PATCHES.put(key, outcome)
         return outcomes
+
+    def extract(self, X):
+        """Extract the patches, with a table saying whose lesion each patch shows.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The cohort, with ``patient_id``, ``image_columns`` and ``mask_column``.
+
+        Returns
+        -------
+        result : TumourPatches
+            ``patches``: float32 ndarray ``(n_patches, n_channels_, size, size)``;
+            ``lesions``: DataFrame of one row per patch (in the same order) with
+            ``patient_id``, ``lesion`` (0 = the patient's largest), ``voxels``,
+            ``volume_ml`` (after resampling when ``spacing`` is set) and ``slice`` (axial
+            index in the RAS+ volume). ``n_patches`` is the number of patients, or of
+            lesions with ``lesion="all"``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If files are missing (all of them are listed).
+        ValueError
+            If files are unreadable, not 3D NIfTI, off the mask's grid, constant, hold NaN,
+            too large for their header, or a mask is empty or not binary (all patients'
+            problems are listed, each with the patient id, the column and the file).
+        """
+        check_is_fitted(self)
+        self._check_frame(X)
+        patients = X[PATIENT_COLUMN].tolist()
+        jobs = self._jobs(X)
+        outcomes = self._extract_all(jobs)
+        problems = [_problem(patients[i], jobs[i], self._file_columns(), error)
+                    for i, (_, error) in enumerate(outcomes) if error is not None]
+        if problems:
+            raise ValueError(f"{len(problems)} patient(s) with unusable images:\n  "
+                             f"{list_problems(problems)}")
+        records = [{PATIENT_COLUMN: patients[i], **lesion}
+                   for i, ((_, lesions), _) in enumerate(outcomes) for lesion in lesions]
+        lesions = pd.DataFrame(records, columns=list(LESION_COLUMNS))
+        if not outcomes:
+            patches = np.empty((0, self.n_channels_, int(self.size), int(self.size)),
+                               dtype=np.float32)
+        else:
+            patches = np.concatenate([patches for (patches, _), _ in outcomes])
+        return TumourPatches(patches=patches, lesions=lesions)
+
+    def _file_columns(self):
+        return (*self.sequence_columns_, self.mask_column)
 
     def transform(self, X):
         """Extract the patches.
@@ -372,44 +411,17 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         -------
         patches : numpy.ndarray of float32, shape (n_patches, n_channels_, size, size)
             ``n_patches`` is the number of patients, or of lesions with ``lesion="all"``
-            (see ``lesion_index_``).
-
-        Raises
-        ------
-        FileNotFoundError
-            If files are missing (all of them are listed).
-        ValueError
-            If files are unreadable, not 3D NIfTI, off the mask's grid, constant, hold NaN,
-            or a mask is empty or not binary (all patients' problems are listed, each with
-            the patient id and the file).
+            (:meth:`extract` says which patch is whose).
         """
-        check_is_fitted(self)
-        settings, columns, channels = self._checked_settings()
-        self._check_frame(X, columns)
-        patients = X[PATIENT_COLUMN].tolist()
-        outcomes = self._extract_all(self._jobs(X, columns, channels, settings))
-        problems = [f"patient {patients[i]}: {error}"
-                    for i, (_, error) in enumerate(outcomes) if error is not None]
-        if problems:
-            raise ValueError(f"{len(problems)} patient(s) with unusable images:\n  "
-                             f"{list_problems(problems)}")
-        records = [{PATIENT_COLUMN: patients[i], **lesion}
-                   for i, ((_, lesions), _) in enumerate(outcomes) for lesion in lesions]
-        self.lesion_index_ = pd.DataFrame(
-            records, columns=[PATIENT_COLUMN, "lesion", "voxels", "volume_ml", "slice"]
-        )
-        if not outcomes:
-            n_channels = len(channels) * (2 * settings.context_slices + 1)
-            return np.empty((0, n_channels, settings.size, settings.size), dtype=np.float32)
-        return np.concatenate([patches for (patches, _), _ in outcomes])
+        return self.extract(X).patches
 
     def get_feature_names_out(self, input_features=None):
         """Names of the channels (axis 1 of the patches).
 
         Parameters
         ----------
-        input_features : ignored
-            The channels do not derive from the input columns one to one.
+        input_features : None
+            Ignored: the channels do not derive from the input columns one to one.
 
         Returns
         -------
@@ -417,11 +429,12 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
             The sequence's column, with ``[z-1]``, ``[z+0]``, ... when ``context_slices > 0``.
         """
         check_is_fitted(self)
-        settings, columns, channels = self._checked_settings()
-        offsets = range(-settings.context_slices, settings.context_slices + 1)
+        context = int(self.context_slices)
+        offsets = range(-context, context + 1)
         names = [
-            columns[c] if settings.context_slices == 0 else f"{columns[c]}[z{offset:+d}]"
-            for c in channels for offset in offsets
+            self.sequence_columns_[c] if context == 0
+            else f"{self.sequence_columns_[c]}[z{offset:+d}]"
+            for c in self.channel_indices_ for offset in offsets
         ]
         return np.asarray(names, dtype=object)
 
@@ -435,10 +448,12 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         Parameters
         ----------
         transform : {"default", "pandas", "polars"} or None
+            The configuration asked for.
 
         Returns
         -------
         self : TumourPatchExtractor
+            The extractor, unchanged.
         """
         if transform not in _OUTPUT_CONTAINERS:
             raise ValueError(f"transform must be one of {_OUTPUT_CONTAINERS}, got {transform!r}")
@@ -450,3 +465,34 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def _stamp(patient, column, path, problems):
+    """``(absolute path, modification time, size)`` of a patient's file, or None with the
+    problem recorded as ``(message, missing)`` (every ``OSError`` named with the patient and
+    the column)."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        problems.append((f"patient {patient}: no file in column '{column}' (value {path!r})",
+                         True))
+        return None
+    try:
+        path = os.path.abspath(os.fspath(path))
+        stat = os.stat(path)
+    except FileNotFoundError:
+        problems.append((f"patient {patient}: column '{column}': image file not found: {path}",
+                         True))
+        return None
+    except (OSError, ValueError) as error:  # a loop of links, a name too long, a NUL byte
+        reason = getattr(error, "strerror", None) or str(error)
+        problems.append((f"patient {patient}: column '{column}': cannot read {path!r}: "
+                         f"{reason}", False))
+        return None
+    return path, stat.st_mtime_ns, stat.st_size
+
+
+def _problem(patient, job, columns, error):
+    """'patient P3, column 't2_path': <message>' (the column whose file the message names)."""
+    paths = [*job["image_paths"], job["mask_path"]]
+    named = [column for column, path in zip(columns, paths) if path in error]
+    where = f", column '{named[0]}'" if named else ""
+    return f"patient {patient}{where}: {error}"

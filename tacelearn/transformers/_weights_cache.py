@@ -1,81 +1,47 @@
-"""A folder of trained CNN weights keyed on what determines them, stored as safetensors.
+"""Trained CNN weights in the content store, keyed on what determines them.
 
 Training a CNN is the expensive step of every image model. Several models of a study train the
 same CNN on the same patients (DLTR and the fusion models' image branches), and a grid search
 over a fusion head trains it again for every candidate. Keyed on the patches, the labels and
-the training settings, a trained network is stored once and loaded back by any later fit that
-would train it identically. Weights are safetensors files (no pickle is ever loaded) and the
-training history is JSON; entries are written under a temporary name and renamed.
+the training settings, a trained network is stored once (weights as safetensors, history as
+JSON, in :class:`tacelearn.utils.ContentStore`) and loaded back by any later fit that would
+train it identically. A damaged entry is discarded with a warning and trained again.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
+import numpy as np
 
-import joblib
-import torch
-from safetensors.torch import load_file, save_file
-
-__all__ = ["WeightsCache", "cache_location"]
+__all__ = ["CACHE_NAMESPACE", "WEIGHTS_FORMAT_VERSION", "load_weights", "store_weights"]
 
 #: Bumped when the meaning of a stored entry changes, so old entries are not reused.
-FORMAT_VERSION = 1
-_WEIGHTS, _META = "weights.safetensors", "meta.json"
+WEIGHTS_FORMAT_VERSION = 2
+CACHE_NAMESPACE = "cnn-weights"
 
 
-def cache_location(memory):
-    """The folder of a ``memory`` argument: a path, a joblib ``Memory`` or None."""
-    if memory is None:
+def store_weights(store, key, state_dict, history):
+    """Store a state dict (tensors on any device) and a JSON-ready skorch history."""
+    arrays = {name: tensor.detach().to("cpu").contiguous().numpy()
+              for name, tensor in state_dict.items()}
+    store.save(CACHE_NAMESPACE, key, arrays=arrays, meta={"history": history})
+
+
+def load_weights(store, key, expected_names):
+    """``(state_dict, history)`` stored under ``key``, or None (absent or unusable).
+
+    ``expected_names`` are the state-dict keys of the network to fill: an entry holding
+    other tensors is discarded like a corrupt one.
+    """
+    import torch
+
+    def check(entry):
+        if sorted(entry.arrays) != sorted(expected_names):
+            raise ValueError("the stored tensors are not those of this network")
+        if not isinstance(entry.meta.get("history"), list):
+            raise ValueError("the stored training history is missing")
+
+    entry = store.load(CACHE_NAMESPACE, key, check=check)
+    if entry is None:
         return None
-    location = getattr(memory, "location", memory)
-    if location is None:
-        return None
-    if not isinstance(location, (str, os.PathLike)):
-        raise TypeError(f"memory must be None, a folder path or a joblib.Memory, got {memory!r}")
-    return Path(location)
-
-
-class WeightsCache:
-    """Trained state dicts and histories under ``location/<key>/``."""
-
-    def __init__(self, location):
-        self.location = Path(location)
-
-    @staticmethod
-    def key(*parts):
-        """A hash of arrays and plain values (joblib's hashing, stable across processes)."""
-        return joblib.hash((FORMAT_VERSION, *parts))
-
-    def load(self, key):
-        """``(state_dict, history)`` stored under ``key``, or None."""
-        folder = self.location / key
-        if not (folder / _WEIGHTS).is_file() or not (folder / _META).is_file():
-            return None
-        meta = json.loads((folder / _META).read_text())
-        return load_file(folder / _WEIGHTS), meta["history"]
-
-    def store(self, key, state_dict, history):
-        """Store a state dict (any device) and a JSON-ready history under ``key``."""
-        self.location.mkdir(parents=True, exist_ok=True)
-        tensors = {name: tensor.detach().to("cpu").clone().contiguous()
-                   for name, tensor in state_dict.items()}
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.location))
-        try:
-            save_file(tensors, staging / _WEIGHTS)
-            (staging / _META).write_text(json.dumps({"history": history,
-                                                     "torch": torch.__version__}))
-            target = self.location / key
-            try:
-                os.replace(staging, target)
-            except OSError:
-                if not target.exists():
-                    raise
-                # Stored meanwhile by another process, with the same content.
-                shutil.rmtree(staging)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    state_dict = {name: torch.from_numpy(np.array(array)) for name, array in entry.arrays.items()}
+    return state_dict, entry.meta["history"]

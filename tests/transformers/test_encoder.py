@@ -260,19 +260,21 @@ def test_verbose_prints_epochs_and_a_progress_bar(data, capsys):
     assert "it/s" in captured.err or "s/it" in captured.err
 
 
+# scikit-learn's parameter validation words most messages; tacelearn the rest.
 @pytest.mark.parametrize(("params", "message"), [
-    ({"output": "scores"}, "output must be one of"),
-    ({"optimizer": "lbfgs"}, "optimizer must be one of"),
-    ({"scheduler": "step"}, "scheduler must be 'cosine' or None"),
-    ({"early_stopping": True}, "early_stopping"),
-    ({"batch_size": 1}, "batch_size must be an int >= 2"),
-    ({"max_epochs": 0}, "max_epochs must be an int >= 1"),
-    ({"lr": -1.0}, "lr must be a finite number > 0"),
-    ({"class_weight": "auto"}, "class_weight must be"),
+    ({"output": "scores"}, "'output' parameter of CNNEncoder must be a str among"),
+    ({"optimizer": "lbfgs"}, "'optimizer' parameter of CNNEncoder must be"),
+    ({"scheduler": "step"}, "'scheduler' parameter of CNNEncoder must be"),
+    ({"early_stopping": True}, "early_stopping is a patience in epochs"),
+    ({"batch_size": 1}, "'batch_size' parameter of CNNEncoder must be an int in the range"),
+    ({"max_epochs": 0}, "'max_epochs' parameter of CNNEncoder must be an int in the range"),
+    ({"lr": -1.0}, "'lr' parameter of CNNEncoder must be a float in the range"),
+    ({"class_weight": "auto"}, "'class_weight' parameter of CNNEncoder must be"),
     ({"freeze": "nothing.like.this*"}, "freeze pattern 'nothing.like.this\\*' matches no"),
     ({"freeze": [3]}, "freeze must be None"),
     ({"device": "tpu"}, "device must be"),
     ({"backbone": "not_a_model"}, "unknown backbone"),
+    ({"optimizer": dict}, "torch.optim.Optimizer class"),
 ])
 def test_bad_parameters_raise_before_training(data, params, message):
     X, y = data
