@@ -6,4 +6,4 @@ Subpackages: :mod:`tacelearn.datasets` (cohort schema, synthetic cohort), ``tran
 ``plotting``, ``genomics`` and ``study`` (the end-to-end runner and command line).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

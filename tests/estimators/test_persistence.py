@@ -4,13 +4,12 @@ import hashlib
 import json
 import re
 import shutil
-import zipfile
+from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
-import skops.io
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -28,7 +27,6 @@ from tacelearn.estimators import (
     make_dltr_mlp,
     save_model,
 )
-from tacelearn.estimators._persistence import TRUSTED_TYPES
 
 MODELS = ("clinical", "dltr", "dltr_lr_cv2", "dltr_lr_in_sample", "dltr_mlp")
 
@@ -92,11 +90,17 @@ def _rewrite_config(folder, change):
     (folder / "config.json").write_text(json.dumps(config))
 
 
-def _replace_file(folder, name, data, entry):
-    """Write ``data`` as ``name`` and record its SHA-256, as a buggy writer might."""
+def _replace_file(folder, name, data):
+    """Write ``data`` as ``name`` and reseal the config, as a buggy writer might."""
     (folder / name).write_bytes(data)
-    _rewrite_config(folder, lambda config: entry(config).update(
-        sha256=hashlib.sha256(data).hexdigest()))
+
+    def record(config):
+        config["files"][name] = hashlib.sha256(data).hexdigest()
+        sealed = {k: v for k, v in config.items() if k != "digest"}
+        config["digest"] = hashlib.sha256(json.dumps(sealed, sort_keys=True,
+                                                     separators=(",", ":")).encode()).hexdigest()
+
+    _rewrite_config(folder, record)
 
 
 # ------------------------------------------------------------------------------------ joblib
@@ -117,25 +121,23 @@ def test_save_load_round_trip_is_exact_and_pickle_free(fitted, tiny_cohort, tmp_
 
     weights = [f"encoder_{i}.safetensors" for i in range(len(encoders))]
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["config.json", "model.skops", *weights])
-    # Only tacelearn's own types and the short allow-list need trust in model.skops, and it
-    # holds nothing but JSON and plain .npy arrays (which numpy reads without pickle).
-    untrusted = skops.io.get_untrusted_types(file=folder / "model.skops")
-    assert all(t.startswith("tacelearn.") or t in TRUSTED_TYPES for t in untrusted), untrusted
-    with zipfile.ZipFile(folder / "model.skops") as archive:
-        for member in archive.namelist():
-            assert member == "schema.json" or member.endswith(".npy"), member
-            if member.endswith(".npy"):
-                with archive.open(member) as array:
-                    np.load(array, allow_pickle=False)
+        ["config.json", "structure.json", "arrays.safetensors", *weights])
+    # Data only: JSON, and safetensors files (a header and raw numbers, nothing to execute).
+    structure = json.loads((folder / "structure.json").read_text())
+    classes = {record["class"] for record in structure["objects"]}
+    assert all(c.startswith(("sklearn.", "tacelearn.")) for c in classes), classes
+    assert "tacelearn.transformers._encoder_net.EncoderNet" not in classes
+    for file in ["arrays.safetensors", *weights]:
+        assert not (folder / file).read_bytes().startswith(b"\x80")  # no pickle protocol
     config = json.loads((folder / "config.json").read_text())
-    assert config["format_version"] == 1
+    assert config["format_version"] == 2
     assert config["tacelearn_version"] == tacelearn.__version__
+    for file, data_name in config["files"].items():
+        assert data_name == hashlib.sha256((folder / file).read_bytes()).hexdigest()
     for entry, file, encoder in zip(config["encoders"], weights, encoders, strict=True):
         assert entry["file"] == file
         assert (entry["backbone"], entry["n_channels"], entry["image_size"]) == (
             "resnet18", encoder.n_features_in_, list(encoder.image_size_))
-        assert entry["sha256"] == hashlib.sha256((folder / file).read_bytes()).hexdigest()
     for file, encoder in zip(weights, encoders, strict=True):
         reference = encoder.net_.module_.state_dict()
         with safe_open(folder / file, framework="pt") as stored:
@@ -144,28 +146,24 @@ def test_save_load_round_trip_is_exact_and_pickle_free(fitted, tiny_cohort, tmp_
                 assert torch.equal(stored.get_tensor(key), reference[key].cpu()), key
 
     loaded = load_model(folder)
-    # The caller's model keeps what was left out of model.skops: the networks, and the
-    # extractor's record of the patients it transformed last.
-    assert all("net_" in vars(encoder) for encoder in encoders)
-    if name != "clinical":
-        steps = ("patches",) if name == "dltr" else ("features", "image", "patches")
-        extractors = [_step(model, steps), _step(loaded, steps)]
-        assert "lesion_index_" in vars(extractors[0])
-        assert "lesion_index_" not in vars(extractors[1])
+    assert all("net_" in vars(encoder) for encoder in encoders)  # the caller's model is intact
     np.testing.assert_array_equal(loaded.predict_proba(tiny_cohort), expected)
     for encoder, restored in zip(encoders, _encoders(name, loaded), strict=True):
         assert restored.device_ == restored.net_.device == "cpu"
         assert len(restored.net_.history) == len(encoder.net_.history)
         assert not restored.net_.module_.training
+    assert loaded.get_params()["memory"] is None
 
 
-def test_foreign_type_is_refused_unless_trusted(tmp_path):
+def test_foreign_function_needs_trust_on_both_sides(tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(30, 3)), np.tile([0, 1], 15)
     model = make_pipeline(FunctionTransformer(_halve), LogisticRegression()).fit(X, y)
-    folder = save_model(model, tmp_path / "foreign")
     name = f"{_halve.__module__}._halve"
-    assert name in skops.io.get_untrusted_types(file=folder / "model.skops")
+    with pytest.raises(TypeError, match=re.escape(f"{name} is not among the functions")):
+        save_model(model, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    folder = save_model(model, tmp_path / "foreign", trusted=[name])
 
     with pytest.raises(ValueError, match=re.escape(name)):
         load_model(folder)
@@ -175,28 +173,217 @@ def test_foreign_type_is_refused_unless_trusted(tmp_path):
         load_model(folder, trusted=name)
 
 
-def test_name_that_tacelearn_only_imports_is_not_trusted(tmp_path):
-    # A crafted file reaching a third-party function (it writes files) through a tacelearn
-    # module that imports it: the name starts with "tacelearn." but tacelearn does not
-    # define it.
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(30, 3)), np.tile([0, 1], 15)
-    model = make_pipeline(FunctionTransformer(_halve), LogisticRegression()).fit(X, y)
-    folder = save_model(model, tmp_path / "crafted")
-    with zipfile.ZipFile(folder / "model.skops") as archive:
-        members = {member: archive.read(member) for member in archive.namelist()}
-    forged = "tacelearn.transformers._weights_cache.save_file"
-    schema = members["schema.json"].decode()
-    schema = schema.replace(f'"{_halve.__module__}"', '"tacelearn.transformers._weights_cache"')
-    members["schema.json"] = schema.replace('"_halve"', '"save_file"').encode()
-    with zipfile.ZipFile(tmp_path / "forged.skops", "w") as archive:
-        for member, data in members.items():
-            archive.writestr(member, data)
-    assert forged in skops.io.get_untrusted_types(file=tmp_path / "forged.skops")
-    _replace_file(folder, "model.skops", (tmp_path / "forged.skops").read_bytes(),
-                  lambda config: config["model"])
-    with pytest.raises(ValueError, match=re.escape(forged)):
+# ------------------------------------------------------------- crafted files (issue 11, 1-2)
+def _forge(folder, change):
+    """Edit structure.json with ``change`` and reseal every checksum, as an attacker would."""
+    structure = json.loads((folder / "structure.json").read_text())
+    change(structure)
+    data = json.dumps(structure).encode()
+    (folder / "structure.json").write_bytes(data)
+    config = json.loads((folder / "config.json").read_text())
+    config["files"]["structure.json"] = hashlib.sha256(data).hexdigest()
+    sealed = {k: v for k, v in config.items() if k != "digest"}
+    config["digest"] = hashlib.sha256(json.dumps(sealed, sort_keys=True,
+                                                 separators=(",", ":")).encode()).hexdigest()
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _records(structure, class_suffix):
+    return [r for r in structure["objects"] if r["class"].endswith(class_suffix)]
+
+
+def test_skorch_net_with_a_pickle_payload_is_refused(damaged, tmp_path):
+    # Finding 1: the net's own __setstate__ unpickles its CUDA-dependent attributes. A file
+    # naming the skorch net (or any class off the allow-list) is refused before any object
+    # is built; nothing in the format can even carry pickle bytes.
+    marker = tmp_path / "marker"
+
+    def plant(structure):
+        (encoder,) = _records(structure, "CNNEncoder")
+        structure["objects"].append({
+            "class": "tacelearn.transformers._encoder_net.EncoderNet", "path": "net",
+            "params": {"module": None}, "state": {"__cuda_dependent_attributes__": [
+                "$payload", str(marker)]}})
+        encoder["state"]["net_"] = {"$object": len(structure["objects"]) - 1}
+
+    _forge(damaged, plant)
+    with pytest.raises(ValueError, match="EncoderNet, which is not among the classes"):
+        load_model(damaged)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", [
+    "tacelearn.estimators._persistence.save_model",  # trusted names were enough to do harm
+    "shutil.rmtree",
+    "builtins.eval",
+])
+def test_function_transformer_gadget_is_refused_and_deletes_nothing(fitted, tiny_cohort,
+                                                                    tmp_path, name):
+    # Finding 2: FunctionTransformer(func=save_model, kw_args={"path": victim,
+    # "overwrite": True}) inserted into a saved pipeline deleted the victim at predict.
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    folder = save_model(fitted["clinical"][0], tmp_path / "model")
+
+    def plant(structure):
+        (function_transformer,) = _records(structure, "FunctionTransformer")[:1]
+        function_transformer["params"]["func"] = {"$callable": name}
+        function_transformer["params"]["kw_args"] = {"$dict": [
+            ["path", str(victim)], ["overwrite", True]]}
+
+    _forge(folder, plant)
+    with pytest.raises(ValueError, match=re.escape(f"'{name}' is not among the functions")):
         load_model(folder)
+    assert (victim / "precious.txt").read_text() == "keep me"
+
+
+def test_a_saved_model_may_not_name_a_cache_folder(fitted, tmp_path):
+    folder = save_model(fitted["dltr"][0], tmp_path / "model")
+    _forge(folder, lambda structure: _records(structure, "TumourPatchExtractor")[0][
+        "params"].update(memory=str(tmp_path / "elsewhere")))
+    with pytest.raises(ValueError, match="memory is set; a saved model never names a place"):
+        load_model(folder)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_model_folder_from_the_skops_era_is_refused(damaged):
+    _rewrite_config(damaged, lambda config: config.update(format_version=1))
+    with pytest.raises(ValueError, match="format version 1"):
+        load_model(damaged)
+
+
+# ------------------------------------------------------------ portability (issue 11, 8)
+def test_no_path_of_the_training_machine_is_saved(fitted, tiny_cohort, tmp_path):
+    model, expected = fitted["dltr_lr_cv2"]
+    cache = model.get_params()["features__image__encoder__estimator__memory"]
+    assert cache is not None
+    folder = save_model(model, tmp_path / "model")
+    for file in folder.iterdir():
+        assert str(cache).encode() not in file.read_bytes(), file.name
+    config = json.loads((folder / "config.json").read_text())
+    assert any(path.endswith(".memory") for path in config["cleared"])
+    before = sorted(Path(cache).rglob("*"))
+    loaded = load_model(folder)
+    np.testing.assert_array_equal(loaded.predict_proba(tiny_cohort), expected)
+    assert sorted(Path(cache).rglob("*")) == before  # predicting wrote nothing there
+
+
+# --------------------------------------------------------------------------------- errors
+def test_missing_folder_or_config(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_model(tmp_path / "empty")
+
+
+def test_missing_weights_file(damaged):
+    (damaged / "encoder_0.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="encoder_0.safetensors is missing"):
+        load_model(damaged)
+
+
+@pytest.mark.parametrize("file", ["encoder_0.safetensors", "structure.json",
+                                  "arrays.safetensors"])
+def test_one_flipped_bit_is_refused_naming_the_file(damaged, file):
+    path = damaged / file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=re.escape(f"{file} is corrupt")):
+        load_model(damaged)
+
+
+def test_an_added_file_is_refused(damaged):
+    (damaged / "model.skops").write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match="model.skops"):
+        load_model(damaged)
+
+
+def test_unreadable_weights_file(damaged):
+    _replace_file(damaged, "encoder_0.safetensors", b"not a safetensors file")
+    with pytest.raises(ValueError, match="encoder_0.safetensors is not a readable safetensors"):
+        load_model(damaged)
+
+
+def test_weights_of_another_network(damaged, tmp_path):
+    with safe_open(damaged / "encoder_0.safetensors", framework="pt") as stored:
+        tensors = {key: stored.get_tensor(key) for key in sorted(stored.keys())
+                   if not key.startswith("backbone.fc.")}
+    save_file(tensors, tmp_path / "partial.safetensors")
+    _replace_file(damaged, "encoder_0.safetensors",
+                  (tmp_path / "partial.safetensors").read_bytes())
+    with pytest.raises(ValueError, match=r"does not fit the resnet18 encoder.*backbone\.fc"):
+        load_model(damaged)
+
+
+def test_structure_that_is_not_json(damaged):
+    _replace_file(damaged, "structure.json", b"garbage")
+    with pytest.raises(ValueError, match="structure.json is not valid JSON"):
+        load_model(damaged)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda config: config.update(format="something else"), "does not describe"),
+    (lambda config: config["encoders"][0].update(file="../elsewhere.safetensors"), "digest"),
+    (lambda config: config["encoders"].clear(), "digest"),
+])
+def test_config_edits_are_refused(damaged, change, message):
+    _rewrite_config(damaged, change)
+    with pytest.raises(ValueError, match=message):
+        load_model(damaged)
+
+
+def test_config_not_json(damaged):
+    (damaged / "config.json").write_text("{")
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        load_model(damaged)
+
+
+def test_existing_target_folder(fitted, tiny_cohort, saved_dltr, tmp_path):
+    model, expected = fitted["clinical"]
+    folder = shutil.copytree(saved_dltr, tmp_path / "taken")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        save_model(model, folder)
+    assert (folder / "encoder_0.safetensors").is_file()  # left as it was
+
+    save_model(model, folder, overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "arrays.safetensors", "config.json", "structure.json"]
+    np.testing.assert_array_equal(load_model(folder).predict_proba(tiny_cohort), expected)
+
+    (tmp_path / "empty").mkdir()
+    save_model(model, tmp_path / "empty")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FileExistsError, match="is a file"):
+        save_model(model, tmp_path / "file", overwrite=True)
+    # A folder that is not a saved model is never replaced, even with overwrite=True.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cohort.csv").write_text("patient_id\n")
+    with pytest.raises(FileExistsError, match="not written by tacelearn"):
+        save_model(model, tmp_path / "data", overwrite=True)
+    assert (tmp_path / "data" / "cohort.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "empty", "file", "taken"]
+
+
+class _WithFrame(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        self.summary_ = pd.DataFrame({"mean": np.mean(X, axis=0)})
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_unstorable_attribute_is_named_and_nothing_is_written(tmp_path):
+    model = make_pipeline(_WithFrame(), LogisticRegression()).fit(np.eye(4), [0, 1, 0, 1])
+    name = f"{_WithFrame.__module__}._WithFrame"
+    with pytest.raises(TypeError, match=re.escape(f"{name} is not among the classes")):
+        save_model(model, tmp_path / "model")
+    with pytest.raises(TypeError, match=re.escape("model.steps[0][1].summary_")):
+        save_model(model, tmp_path / "model", trusted=[name])
+    assert list(tmp_path.iterdir()) == []
 
 
 # -------------------------------------------------------------------------------- devices
@@ -244,107 +431,3 @@ def test_model_trained_on_gpu_loads_on_the_cpu(tiny_cohort, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(tiny_cohort), expected, atol=1e-2)
     np.testing.assert_allclose(load_model(folder, device="cuda").predict_proba(tiny_cohort),
                                expected, atol=1e-3)
-
-
-# --------------------------------------------------------------------------------- errors
-def test_missing_folder_or_config(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere"):
-        load_model(tmp_path / "nowhere")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="config.json"):
-        load_model(tmp_path / "empty")
-
-
-def test_missing_weights_file(damaged):
-    (damaged / "encoder_0.safetensors").unlink()
-    with pytest.raises(FileNotFoundError, match="encoder_0.safetensors is missing"):
-        load_model(damaged)
-
-
-def test_corrupt_weights_file(damaged):
-    file = damaged / "encoder_0.safetensors"
-    data = bytearray(file.read_bytes())
-    data[-1] ^= 0xFF
-    file.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="encoder_0.safetensors is corrupt"):
-        load_model(damaged)
-
-
-def test_unreadable_weights_file(damaged):
-    _replace_file(damaged, "encoder_0.safetensors", b"not a safetensors file",
-                  lambda config: config["encoders"][0])
-    with pytest.raises(ValueError, match="encoder_0.safetensors is not a readable safetensors"):
-        load_model(damaged)
-
-
-def test_weights_of_another_network(damaged, tmp_path):
-    with safe_open(damaged / "encoder_0.safetensors", framework="pt") as stored:
-        tensors = {key: stored.get_tensor(key) for key in sorted(stored.keys())
-                   if not key.startswith("backbone.fc.")}
-    save_file(tensors, tmp_path / "partial.safetensors")
-    _replace_file(damaged, "encoder_0.safetensors", (tmp_path / "partial.safetensors")
-                  .read_bytes(), lambda config: config["encoders"][0])
-    with pytest.raises(ValueError, match=r"does not fit the resnet18 encoder.*backbone\.fc"):
-        load_model(damaged)
-
-
-def test_corrupt_structure_file(damaged):
-    (damaged / "model.skops").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="model.skops is corrupt"):
-        load_model(damaged)
-    _replace_file(damaged, "model.skops", b"garbage", lambda config: config["model"])
-    with pytest.raises(ValueError, match="model.skops is not a readable skops file"):
-        load_model(damaged)
-
-
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda config: config.update(format_version=2), "format version 2"),
-    (lambda config: config.update(format="something else"), "does not describe"),
-    (lambda config: config["encoders"][0].update(file="../elsewhere.safetensors"), "malformed"),
-    (lambda config: config["encoders"].clear(), "disagree on the fitted encoders"),
-])
-def test_config_mismatch(damaged, change, message):
-    _rewrite_config(damaged, change)
-    with pytest.raises(ValueError, match=message):
-        load_model(damaged)
-
-
-def test_config_not_json(damaged):
-    (damaged / "config.json").write_text("{")
-    with pytest.raises(ValueError, match="config.json is not valid JSON"):
-        load_model(damaged)
-
-
-def test_existing_target_folder(fitted, tiny_cohort, saved_dltr, tmp_path):
-    model, expected = fitted["clinical"]
-    folder = shutil.copytree(saved_dltr, tmp_path / "taken")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        save_model(model, folder)
-    assert (folder / "encoder_0.safetensors").is_file()  # left as it was
-
-    save_model(model, folder, overwrite=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.skops"]
-    np.testing.assert_array_equal(load_model(folder).predict_proba(tiny_cohort), expected)
-
-    (tmp_path / "empty").mkdir()
-    save_model(model, tmp_path / "empty")
-    (tmp_path / "file").write_text("")
-    with pytest.raises(FileExistsError, match="is a file"):
-        save_model(model, tmp_path / "file", overwrite=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "file", "taken"]
-
-
-class _WithFrame(TransformerMixin, BaseEstimator):
-    def fit(self, X, y=None):
-        self.summary_ = pd.DataFrame({"mean": np.mean(X, axis=0)})
-        return self
-
-    def transform(self, X):
-        return X
-
-
-def test_unstorable_attribute_is_named_and_nothing_is_written(tmp_path):
-    model = make_pipeline(_WithFrame(), LogisticRegression()).fit(np.eye(4), [0, 1, 0, 1])
-    with pytest.raises(TypeError, match=re.escape("model.steps[0][1].summary_")):
-        save_model(model, tmp_path / "model")
-    assert list(tmp_path.iterdir()) == []

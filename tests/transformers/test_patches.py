@@ -21,10 +21,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import tacelearn.transformers._patch_extraction as patch_extraction
 import tacelearn.transformers._patches as patches_module
 from tacelearn.datasets import make_tace_cohort
 from tacelearn.transformers import TumourPatchExtractor
+from tacelearn.utils import ContentStore
 
 PATH_COLUMNS = ["t1c_path", "t2_path", "mask_path"]
 
@@ -117,7 +117,9 @@ def test_shape_dtype_channels_and_fitted_attributes(tiny_cohort):
     assert extractor.n_channels_ == 10
     assert extractor.n_features_in_ == tiny_cohort.shape[1]
     assert extractor.feature_names_in_.tolist() == tiny_cohort.columns.tolist()
-    assert extractor.lesion_index_["patient_id"].tolist() == tiny_cohort["patient_id"].tolist()
+    lesions = extractor.extract(tiny_cohort).lesions
+    assert lesions["patient_id"].tolist() == tiny_cohort["patient_id"].tolist()
+    assert not hasattr(extractor, "lesion_index_")  # transform leaves the estimator as it was
     names = extractor.get_feature_names_out().tolist()
     assert names[:5] == [f"t1c_path[z{k:+d}]" for k in range(-2, 3)]
     assert names[5:] == [f"t2_path[z{k:+d}]" for k in range(-2, 3)]
@@ -155,15 +157,14 @@ def test_context_slices_are_the_neighbours_with_edges_repeated(tmp_path):
     expected = [10.0 * min(max(z, 0), 5) for z in range(1 - 2, 1 + 3)]
     np.testing.assert_allclose(patches[0].reshape(5, -1).min(axis=1), expected)
     np.testing.assert_allclose(patches[0].reshape(5, -1).max(axis=1), expected)
-    assert extractor.lesion_index_["slice"].tolist() == [1]
+    assert extractor.extract(cohort).lesions["slice"].tolist() == [1]
     with pytest.raises(ValueError, match="constant .* on the tumour's slice"):
         TumourPatchExtractor(image_columns=("t1c_path",), size=8).fit_transform(cohort)
 
 
 def test_chosen_slice_is_the_largest_area_slice(single_lesion_patients):
     extractor = TumourPatchExtractor(size=16).fit(single_lesion_patients)
-    extractor.transform(single_lesion_patients)
-    index = extractor.lesion_index_
+    index = extractor.extract(single_lesion_patients).lesions
     for row, chosen in zip(single_lesion_patients.itertuples(), index.itertuples()):
         mask, affine = ras_mask(row.mask_path)
         assert chosen.slice == brute_force_largest_slice(mask)
@@ -193,7 +194,7 @@ def test_fixed_spacing_keeps_millimetres(single_lesion_patients):
                                      normalization=None)
     patches = extractor.fit_transform(single_lesion_patients)[:, 0]
     for row, patch, z in zip(single_lesion_patients.itertuples(), patches,
-                             extractor.lesion_index_["slice"]):
+                             extractor.extract(single_lesion_patients).lesions["slice"]):
         mask, affine = ras_mask(row.mask_path)
         pixel = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
         on_slice = mask[:, :, z]
@@ -271,14 +272,13 @@ def test_real_las_image_from_nibabel_matches_its_canonical_copy(tmp_path):
     np.testing.assert_allclose(patches[0], patches[1], atol=1e-6)
     assert patches.std() > 0.5
     # The ball's largest slice is its centre slice (z = 12 of 25; z is not flipped in LAS).
-    assert extractor.lesion_index_["slice"].tolist() == [12, 12]
+    assert extractor.extract(pd.DataFrame(rows)).lesions["slice"].tolist() == [12, 12]
 
 
 def test_all_lesions_one_patch_each(cohort):
     several = cohort[cohort["tumour_number"] >= 2].head(5)
     extractor = TumourPatchExtractor(size=24, lesion="all")
-    patches = extractor.fit_transform(several)
-    index = extractor.lesion_index_
+    patches, index = extractor.fit(several).extract(several)
     assert len(patches) == len(index)
     structure = np.ones((3, 3, 3), dtype=bool)
     for row in several.itertuples():
@@ -300,7 +300,8 @@ def test_n_jobs_two_equals_n_jobs_one(tiny_cohort, tmp_path):
     expected = one.fit_transform(tiny_cohort)
     two = clone(one).set_params(n_jobs=2)
     np.testing.assert_array_equal(two.fit_transform(tiny_cohort), expected)
-    pd.testing.assert_frame_equal(two.lesion_index_, one.lesion_index_)
+    pd.testing.assert_frame_equal(two.extract(tiny_cohort).lesions,
+                                  one.extract(tiny_cohort).lesions)
     # Workers fill the cache, the calling process reads it back.
     cached = clone(two).set_params(memory=tmp_path)
     np.testing.assert_array_equal(cached.fit_transform(tiny_cohort), expected)
@@ -311,13 +312,13 @@ def test_cache_second_pass_reads_no_image_and_a_changed_file_is_reread(tiny, tmp
                                                                         monkeypatch):
     cohort = cohort_of([copy_patient(row, tmp_path / "images") for _, row in tiny.iterrows()])
     calls = []
-    real_extract = patch_extraction.extract_patches
+    real_extract = patches_module.extract_patches
 
     def counting_extract(*args, **kwargs):
         calls.append(args[1])
         return real_extract(*args, **kwargs)
 
-    monkeypatch.setattr(patch_extraction, "extract_patches", counting_extract)
+    monkeypatch.setattr(patches_module, "extract_patches", counting_extract)
     extractor = TumourPatchExtractor(size=24, memory=tmp_path / "cache")
     first = extractor.fit_transform(cohort)
     assert len(calls) == len(cohort)
@@ -342,8 +343,10 @@ def test_cache_second_pass_reads_no_image_and_a_changed_file_is_reread(tiny, tmp
     assert changed.tolist() == [i == 2 for i in range(len(cohort))]
 
 
-def test_memory_object_clone_and_pickle(tiny, tmp_path):
-    extractor = TumourPatchExtractor(size=16, memory=Memory(tmp_path, verbose=0))
+@pytest.mark.parametrize("memory", [lambda folder: Memory(folder, verbose=0),
+                                    lambda folder: ContentStore(folder, memory_bytes=2**20)])
+def test_memory_object_clone_and_pickle(tiny, tmp_path, memory):
+    extractor = TumourPatchExtractor(size=16, memory=memory(tmp_path))
     copy = clone(extractor)
     assert copy.get_params()["size"] == 16
     assert copy.get_params()["memory"].location == extractor.memory.location
@@ -390,9 +393,11 @@ def test_as_a_column_transformer_branch(tiny_cohort):
     ({"spacing": "fine"}, ValueError, "spacing"),
     ({"normalization": "minmax"}, ValueError, "normalization"),
     ({"lesion": "first"}, ValueError, "lesion"),
-    ({"image_columns": "t1c_path"}, TypeError, "image_columns"),
-    ({"image_columns": 3}, TypeError, "image_columns"),
-    ({"channel_order": ()}, TypeError, "channel_order"),
+    ({"image_columns": "t1c_path"}, ValueError, "image_columns"),
+    ({"image_columns": 3}, ValueError, "image_columns"),
+    ({"image_columns": [3]}, ValueError, "image_columns"),
+    ({"channel_order": ()}, ValueError, "channel_order"),
+    ({"memory": 3}, ValueError, "memory"),
     ({"image_columns": ("t1c_path", "t1c_path")}, ValueError, "twice"),
     ({"channel_order": ("t1c_path", "adc_path")}, ValueError, "adc_path"),
     ({"mask_column": "tumour_mask"}, ValueError, "tumour_mask"),
@@ -517,7 +522,8 @@ def test_bad_input_names_patient_and_file(tiny, tmp_path, kind, error, message):
     assert f"patient {bad['patient_id']}" in text
     assert offending in text
     assert f"patient {good['patient_id']}" not in text
-    assert not hasattr(extractor, "lesion_index_")
+    # The cache holds complete patches of the valid patient only.
+    assert len(list((tmp_path / "cache").rglob("entry.json"))) == (kind != "missing")
 
 
 def test_every_bad_patient_is_reported_at_once(tiny, tmp_path):
@@ -557,7 +563,7 @@ def test_moved_files_are_found_by_the_cache_key_only_if_unchanged(tiny, tmp_path
     extractor = TumourPatchExtractor(size=16, memory=tmp_path / "cache")
     np.testing.assert_array_equal(extractor.fit_transform(cohort_of([first])),
                                   extractor.fit_transform(cohort_of([second])))
-    entries = list((tmp_path / "cache").rglob("output.pkl"))
+    entries = list((tmp_path / "cache" / "patches").rglob("entry.json"))
     assert len(entries) == 2
 
 
@@ -565,17 +571,21 @@ def test_repeated_passes_skip_the_disk_and_follow_rewritten_files(tiny, tmp_path
     rows = [copy_patient(row, tmp_path / f"patient{i}") for i, row in tiny.head(3).iterrows()]
     cohort = cohort_of(rows)
     expected = TumourPatchExtractor(size=16).fit_transform(cohort)  # no cache at all
-    extractor = TumourPatchExtractor(size=16, memory=tmp_path / "cache")
+    store = ContentStore(tmp_path / "cache", memory_bytes=2**20)
+    extractor = TumourPatchExtractor(size=16, memory=store)
     np.testing.assert_array_equal(extractor.fit_transform(cohort), expected)
 
-    # Every later pass in this process is served from memory: joblib's disk cache is not read.
-    calls = []
-    original = patches_module._extract_or_report
+    # Every later pass in this process is served from memory: neither the images nor the
+    # disk entries are read.
+    computed, read = [], []
     monkeypatch.setattr(patches_module, "_extract_or_report",
-                        lambda function, job: calls.append(job["mask_path"])
-                        or original(function, job))
+                        lambda job, original=patches_module._extract_or_report:
+                        computed.append(job["mask_path"]) or original(job))
+    monkeypatch.setattr(ContentStore, "_read", lambda self, folder, namespace, key,
+                        original=ContentStore._read: read.append(key)
+                        or original(self, folder, namespace, key))
     np.testing.assert_array_equal(clone(extractor).fit_transform(cohort), expected)
-    assert calls == []
+    assert computed == [] and read == []
 
     # A rewritten file changes the key: that patient is read again, and only that one.
     image = nib.load(rows[1]["t1c_path"])
@@ -583,18 +593,10 @@ def test_repeated_passes_skip_the_disk_and_follow_rewritten_files(tiny, tmp_path
     nib.save(nib.Nifti1Image(data, image.affine), rows[1]["t1c_path"])
     os.utime(rows[1]["t1c_path"], ns=(1, 10**18))
     changed = extractor.transform(cohort)
-    assert calls == [os.path.abspath(rows[1]["mask_path"])]
+    assert computed == [os.path.abspath(rows[1]["mask_path"])]
     assert not np.array_equal(changed[1], expected[1])
     np.testing.assert_array_equal(changed, TumourPatchExtractor(size=16).fit_transform(cohort))
-
-
-def test_recent_patches_are_bounded_in_bytes():
-    recent = patches_module._RecentPatches(max_bytes=3 * 400)
-    for name in "abcd":
-        recent.put(name, ((np.zeros(100, dtype=np.float32), []), None))
-    assert recent.get("a") is None  # 4 x 400 bytes: the oldest went
-    assert recent.get("b") is not None
-    recent.put("e", ((np.zeros(100, dtype=np.float32), []), None))
-    assert recent.get("c") is None  # "b" was used more recently than "c"
-    recent.put("f", (None, "unreadable file"))
-    assert recent.get("f") is None
+    # A pickled copy (a joblib worker) shares no memory but finds the disk entries.
+    restored = pickle.loads(pickle.dumps(extractor))
+    np.testing.assert_array_equal(restored.transform(cohort), changed)
+    assert len(read) == len(cohort)
