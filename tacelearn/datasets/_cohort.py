@@ -24,6 +24,8 @@ _MRECIST_LOOKUP = {
 }
 _RESPONSE_OF_MRECIST = {"CR": 1, "PR": 1, "SD": 0, "PD": 0}
 _TIME_EVENT_PAIRS = (("pfs_months", "pfs_event"), ("os_months", "os_event"))
+#: What a split (or any name that becomes part of a file name) may hold.
+SAFE_NAME_PATTERN = r"[A-Za-z0-9_.+\-]+"
 
 
 def _is_missing(value):
@@ -203,9 +205,12 @@ def validate_cohort(cohort, *, check_files=True):
     TypeError
         If ``cohort`` is not a DataFrame.
     ValueError
-        For missing required columns, duplicate or missing patient ids, unknown categories,
-        values that are not numbers, binary values outside {0, 1}, negative times or counts,
-        missing image files, or ``mrecist`` disagreeing with ``objective_response``.
+        For a cohort without rows, missing required columns, duplicate or missing patient
+        ids, split names with characters other than letters, digits, ``_``, ``-``, ``.`` and
+        ``+`` (they name files of the report), unknown categories, values that are not
+        numbers or not finite, binary values outside {0, 1}, negative times or counts,
+        missing or unreadable image files, or ``mrecist`` disagreeing with
+        ``objective_response``.
 
     Examples
     --------
@@ -216,6 +221,23 @@ def validate_cohort(cohort, *, check_files=True):
     >>> validate_cohort(cohort)["objective_response"].tolist()
     [1, 0]
     """
+    df = _checked_frame(cohort)
+    problems = []
+    _validate_ids(df, problems)
+    _validate_design(df, problems)
+    for name, column in COHORT_SCHEMA.items():
+        if name in df.columns and name not in ("patient_id", "center", "split"):
+            df[name] = _COLUMN_VALIDATORS[column.kind](df, name, column, problems)
+    _validate_outcomes(df, problems)
+    if check_files:
+        _validate_images(df, problems)
+    if problems:
+        raise ValueError("invalid cohort:\n- " + "\n- ".join(problems))
+    return df
+
+
+def _checked_frame(cohort):
+    """A copy of ``cohort`` with a unique index, after the checks nothing else can follow."""
     if not isinstance(cohort, pd.DataFrame):
         raise TypeError(f"a cohort must be a pandas DataFrame, got {type(cohort).__name__}")
     missing = [c for c in REQUIRED_COLUMNS if c not in cohort.columns]
@@ -223,61 +245,95 @@ def validate_cohort(cohort, *, check_files=True):
         raise ValueError(
             f"the cohort is missing required column(s) {missing}; it has {list(cohort.columns)}"
         )
+    if len(cohort) == 0:
+        raise ValueError("the cohort has no patient rows (only a header): one row per patient "
+                         "is needed")
     df = cohort.copy()
     df.index = pd.RangeIndex(len(df)) if not df.index.is_unique else df.index
-    problems = []
+    return df
 
+
+def _blank(values):
+    return (values.isna() | (values.astype(str).str.strip() == "")).to_numpy(dtype=bool)
+
+
+def _validate_ids(df, problems):
     ids = df["patient_id"]
-    no_id = ids.isna() | (ids.astype(str).str.strip() == "")
+    no_id = _blank(ids)
     if no_id.any():
         problems.append(f"column 'patient_id': missing at {describe_rows(df, no_id)}")
     df["patient_id"] = ids.astype(str).str.strip().where(~no_id, None)
-    duplicated = df["patient_id"].duplicated(keep=False) & ~no_id
+    duplicated = (df["patient_id"].duplicated(keep=False) & ~no_id).to_numpy(dtype=bool)
     if duplicated.any():
         problems.append(f"column 'patient_id': duplicate ids at {describe_rows(df, duplicated)}")
+
+
+def _validate_design(df, problems):
     for column in ("center", "split"):
         values = df[column]
-        empty = values.isna() | (values.astype(str).str.strip() == "")
+        empty = _blank(values)
         if empty.any():
             problems.append(f"column '{column}': missing at {describe_rows(df, empty)}")
         df[column] = values.astype(object).where(empty, values.astype(str).str.strip())
+    names = df["split"].astype(str)
+    unsafe = ~_blank(df["split"]) & ~names.str.fullmatch(SAFE_NAME_PATTERN).to_numpy(dtype=bool)
+    if unsafe.any():
+        problems.append(
+            f"column 'split': names may hold only letters, digits, '_', '-', '.' and '+' (they "
+            f"name report files), not at {describe_rows(df, unsafe, df['split'])}"
+        )
 
-    for name, column in COHORT_SCHEMA.items():
-        if name not in df.columns or name in ("patient_id", "center", "split"):
-            continue
-        if column.kind == "binary":
-            df[name] = _validate_binary(df, name, problems)
-        elif column.kind == "categorical":
-            df[name] = _validate_categorical(df, name, column.categories, problems)
-        elif column.kind in ("continuous", "count", "probability"):
-            numbers = _coerce_numeric(df, name, problems)
-            negative = numbers < 0
-            if negative.any():
-                problems.append(
-                    f"column '{name}': negative value at {describe_rows(df, negative, numbers)}"
-                )
-            if column.kind == "probability" and (numbers > 1).any():
-                problems.append(
-                    f"column '{name}': probability above 1 at "
-                    f"{describe_rows(df, numbers > 1, numbers)}"
-                )
-            if column.kind == "count":
-                fractional = numbers.notna() & (numbers != numbers.round())
-                if fractional.any():
-                    problems.append(
-                        f"column '{name}': not a whole number at "
-                        f"{describe_rows(df, fractional, numbers)}"
-                    )
-                else:
-                    numbers = numbers.astype("Int64")
-            df[name] = numbers
-        elif column.kind == "score":
-            df[name] = _coerce_numeric(df, name, problems)
-        elif column.kind == "path":
-            values = df[name]
-            empty = values.isna() | (values.astype(str).str.strip() == "")
-            df[name] = values.astype(object).where(~empty, None)
 
+def _validate_numbers(df, name, column, problems):
+    numbers = _coerce_numeric(df, name, problems)
+    infinite = np.isinf(numbers.to_numpy(dtype=float, na_value=np.nan))
+    if infinite.any():
+        problems.append(f"column '{name}': infinite value at "
+                        f"{describe_rows(df, infinite, numbers)}")
+        numbers = numbers.where(~infinite)
+    if column.kind == "score":
+        return numbers
+    negative = (numbers < 0).to_numpy(dtype=bool)
+    if negative.any():
+        problems.append(f"column '{name}': negative value at "
+                        f"{describe_rows(df, negative, numbers)}")
+    if column.kind == "probability" and (numbers > 1).any():
+        problems.append(f"column '{name}': probability above 1 at "
+                        f"{describe_rows(df, numbers > 1, numbers)}")
+    if column.kind == "count":
+        fractional = numbers.notna() & (numbers != numbers.round())
+        if fractional.any():
+            problems.append(f"column '{name}': not a whole number at "
+                            f"{describe_rows(df, fractional, numbers)}")
+        else:
+            numbers = numbers.astype("Int64")
+    return numbers
+
+
+def _validate_path(df, name, column, problems):
+    values = df[name]
+    return values.astype(object).where(~_blank(values), None)
+
+
+def _keep(df, name, column, problems):
+    return df[name]
+
+
+_COLUMN_VALIDATORS = {
+    "binary": lambda df, name, column, problems: _validate_binary(df, name, problems),
+    "categorical": lambda df, name, column, problems: _validate_categorical(
+        df, name, column.categories, problems),
+    "continuous": _validate_numbers,
+    "count": _validate_numbers,
+    "probability": _validate_numbers,
+    "score": _validate_numbers,
+    "path": _validate_path,
+    "id": _keep,
+    "text": _keep,
+}
+
+
+def _validate_outcomes(df, problems):
     if "mrecist" in df.columns:
         derived = pd.Series(
             [pd.NA if v is None or v not in _RESPONSE_OF_MRECIST else _RESPONSE_OF_MRECIST[v]
@@ -297,12 +353,6 @@ def validate_cohort(cohort, *, check_files=True):
     for _time, event in _TIME_EVENT_PAIRS:
         if event in df.columns and _time not in df.columns:
             problems.append(f"column '{event}' is given without its time column '{_time}'")
-
-    if check_files:
-        _validate_images(df, problems)
-    if problems:
-        raise ValueError("invalid cohort:\n- " + "\n- ".join(problems))
-    return df
 
 
 def read_cohort(path, *, check_files=True):

@@ -7,7 +7,13 @@ imported on first use (PEP 562), so that a clinical-only user of :func:`make_cli
 
 import importlib
 
-from ._columns import SKEWED_COLUMNS, SchemaColumns, clinical_preprocessor
+from ._columns import (
+    SKEWED_COLUMNS,
+    SchemaColumns,
+    TextCategories,
+    UnseenCategoryWarning,
+    clinical_preprocessor,
+)
 from ._factories import (
     image_branch,
     make_clinical_model,
@@ -15,6 +21,7 @@ from ._factories import (
     make_dltr_lr,
     make_dltr_mlp,
 )
+from ._heads import BinaryLogisticRegression, BinaryMLPClassifier, check_binary_target
 from ._persistence import load_model, save_model
 
 _NEEDS_TORCH = {
@@ -24,7 +31,12 @@ _NEEDS_TORCH = {
 
 __all__ = [
     "SKEWED_COLUMNS",
+    "BinaryLogisticRegression",
+    "BinaryMLPClassifier",
     "SchemaColumns",
+    "TextCategories",
+    "UnseenCategoryWarning",
+    "check_binary_target",
     "clinical_preprocessor",
     "compare_backbones",
     "image_branch",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -15,6 +13,7 @@ from ..transformers import (
     UnivariateSelector,
 )
 from ._columns import SchemaColumns, clinical_preprocessor
+from ._heads import BinaryLogisticRegression, BinaryMLPClassifier
 
 __all__ = [
     "make_clinical_model",
@@ -57,17 +56,22 @@ def _image_input_columns(extractor):
     return SchemaColumns(columns, required=True)
 
 
-def _clinical_steps(screen, alpha, dichotomise):
+def _clinical_steps(screen, alpha, dichotomise, unknown_categories):
     steps = []
     if dichotomise:
         steps.append(("cutoffs", ClinicalCutoffEncoder()))
     if screen:
         steps.append(("screen", UnivariateSelector(alpha=alpha)))
-    steps.append(("preprocess", clinical_preprocessor()))
+    steps.append(("preprocess", clinical_preprocessor(unknown_categories=unknown_categories)))
     return steps
 
 
-def make_clinical_model(columns=None, screen=True, alpha=0.05, *, dichotomise=True, C=1.0):
+def _logistic_head(C):
+    return BinaryLogisticRegression(C=C, max_iter=1000)
+
+
+def make_clinical_model(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1.0,
+                        unknown_categories="warn"):
     """The clinical model: univariately screened clinical factors -> logistic regression.
 
     The pipeline picks the clinical columns from the cohort, turns laboratory values into
@@ -95,6 +99,9 @@ def make_clinical_model(columns=None, screen=True, alpha=0.05, *, dichotomise=Tr
         ``False`` keeps raw values (log-transformed when skewed).
     C : float, default=1.0
         Inverse regularisation strength of the logistic regression (L2).
+    unknown_categories : {"warn", "error", "ignore"}, default="warn"
+        What a categorical value never seen in training (BCLC stage "E") does at prediction
+        (see :class:`TextCategories`); it is encoded as no category.
 
     Returns
     -------
@@ -123,8 +130,8 @@ def make_clinical_model(columns=None, screen=True, alpha=0.05, *, dichotomise=Tr
     ).set_output(transform="pandas")
     return Pipeline([
         ("columns", columns_step),
-        *_clinical_steps(screen, alpha, dichotomise),
-        ("classifier", LogisticRegression(C=C, max_iter=1000)),
+        *_clinical_steps(screen, alpha, dichotomise, unknown_categories),
+        ("classifier", _logistic_head(C)),
     ])
 
 
@@ -215,16 +222,16 @@ def _fusion_features(branch, clinical, columns):
 
 
 def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1.0,
-                 cv=DEFAULT_FUSION_CV,
-                 backbone="densenet169", patch_size=128, extractor_params=None,
-                 encoder_params=None, random_state=None):
+                 cv=DEFAULT_FUSION_CV, backbone="densenet169", patch_size=128,
+                 extractor_params=None, encoder_params=None, random_state=None,
+                 unknown_categories="warn"):
     """DLTR_LR: the CNN's log-odds of response + screened clinical factors -> logistic regression.
 
     Parameters
     ----------
-    columns, screen, alpha, dichotomise, C
-        Clinical columns, cut-off flags, screening and regularisation as in
-        :func:`make_clinical_model`.
+    columns, screen, alpha, dichotomise, C, unknown_categories
+        Clinical columns, cut-off flags, screening, regularisation and unseen categories as
+        in :func:`make_clinical_model`.
     cv : int, cross-validation generator or None, default=5
         Out-of-fold CNN outputs for the head (see :func:`image_branch`). The default is
         honest stacking: a head fitted on in-sample CNN scores, as in the paper, learns to
@@ -251,20 +258,21 @@ def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1
                           random_state=random_state)
     return Pipeline([
         ("features", _fusion_features(
-            branch, Pipeline(_clinical_steps(screen, alpha, dichotomise)), columns)),
-        ("classifier", LogisticRegression(C=C, max_iter=1000)),
+            branch, Pipeline(_clinical_steps(screen, alpha, dichotomise, unknown_categories)),
+            columns)),
+        ("classifier", _logistic_head(C)),
     ])
 
 
-def make_dltr_mlp(*, image_output="logit", hidden_layer_sizes=(512, 512), columns=None,
-                  alpha=1.0, max_iter=500, cv=DEFAULT_FUSION_CV, backbone="densenet169",
+def make_dltr_mlp(*, columns=None, image_output="logit", hidden_layer_sizes=(512, 512),
+                  mlp_alpha=1.0, max_iter=500, cv=DEFAULT_FUSION_CV, backbone="densenet169",
                   patch_size=128, extractor_params=None, encoder_params=None,
-                  random_state=None):
+                  random_state=None, unknown_categories="warn"):
     """DLTR_MLP: CNN output fused with every clinical variable by a multilayer perceptron.
 
     The public code fed 2 CNN logits and 24 clinical values to a 512-512 MLP with batch
     normalisation and dropout 0.1; scikit-learn's :class:`~sklearn.neural_network.MLPClassifier`
-    has neither, so a strong L2 penalty (``alpha``) regularises instead: with a few hundred
+    has neither, so a strong L2 penalty (``mlp_alpha``) regularises instead: with a few hundred
     patients and a 512-512 network a weak penalty memorises the training set. One log-odds
     column carries the same information as two softmax logits.
 
@@ -276,14 +284,17 @@ def make_dltr_mlp(*, image_output="logit", hidden_layer_sizes=(512, 512), column
         Hidden layers of the MLP.
     columns : sequence of str, optional
         Clinical columns; default every schema clinical column present in ``X``.
-    alpha : float, default=1.0
-        L2 penalty of the MLP.
+    mlp_alpha : float, default=1.0
+        L2 penalty of the MLP (scikit-learn's ``MLPClassifier(alpha=...)``; tacelearn keeps
+        ``alpha`` for significance levels).
     max_iter : int, default=500
         Epochs of the MLP's Adam solver (it stops earlier once the loss stops improving).
     cv : int, cross-validation generator or None, default=5
         Out-of-fold CNN outputs for the head, as in :func:`make_dltr_lr`.
     backbone, patch_size, extractor_params, encoder_params, random_state
         As in :func:`make_dltr`; ``random_state`` also seeds the MLP.
+    unknown_categories : {"warn", "error", "ignore"}, default="warn"
+        As in :func:`make_clinical_model`.
 
     Returns
     -------
@@ -301,9 +312,10 @@ def make_dltr_mlp(*, image_output="logit", hidden_layer_sizes=(512, 512), column
     branch = image_branch(output=image_output, cv=cv, backbone=backbone,
                           patch_size=patch_size, extractor_params=extractor_params,
                           encoder_params=encoder_params, random_state=random_state)
-    head = MLPClassifier(hidden_layer_sizes=hidden_layer_sizes, alpha=alpha, max_iter=max_iter,
-                         random_state=random_state)
+    head = BinaryMLPClassifier(hidden_layer_sizes=hidden_layer_sizes, alpha=mlp_alpha,
+                               max_iter=max_iter, random_state=random_state)
     return Pipeline([
-        ("features", _fusion_features(branch, clinical_preprocessor(), columns)),
+        ("features", _fusion_features(
+            branch, clinical_preprocessor(unknown_categories=unknown_categories), columns)),
         ("classifier", head),
     ])

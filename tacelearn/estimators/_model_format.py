@@ -45,6 +45,9 @@ _SKLEARN_CLASSES = (
 #: when saving, imported only when a file names them (so a clinical model stays torch-free).
 TACELEARN_CLASSES = frozenset({
     "tacelearn.estimators._columns.SchemaColumns",
+    "tacelearn.estimators._columns.TextCategories",
+    "tacelearn.estimators._heads.BinaryLogisticRegression",
+    "tacelearn.estimators._heads.BinaryMLPClassifier",
     "tacelearn.transformers._cutoffs.ClinicalCutoffEncoder",
     "tacelearn.transformers._univariate.UnivariateSelector",
     "tacelearn.transformers._out_of_fold.OutOfFoldTransformer",
@@ -55,16 +58,19 @@ TACELEARN_CLASSES = frozenset({
 #: parameter values (``OneHotEncoder(dtype=np.float64)``, a CNN's optimizer class).
 CALLABLES = frozenset({
     "numpy.log1p", "numpy.log", "numpy.sqrt",
-    "tacelearn.estimators._columns._as_float", "tacelearn.estimators._columns._as_text",
+    "tacelearn.estimators._columns._as_float",
     "builtins.float", "builtins.int", "builtins.bool", "builtins.str", "builtins.object",
     "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32", "numpy.bool",
     "torch.optim.adam.Adam", "torch.optim.adamw.AdamW", "torch.optim.sgd.SGD",
 })
 #: Parameters that name places on the training machine: saved as None.
 LOCAL_PARAMETERS = {"memory": None, "pretrained": None}
-#: Fitted attributes not needed to predict and not storable as data (the solver's state of
-#: an MLP; a CNN's skorch net, whose weights are saved apart).
-_UNSAVED_ATTRIBUTES = {"MLPClassifier": ("_optimizer",), "CNNEncoder": ("net_",)}
+#: Fitted attributes not needed to predict and not storable as data, by class (and its
+#: subclasses): the solver's state of an MLP; a CNN's skorch net, whose weights are saved apart.
+_UNSAVED_ATTRIBUTES = (
+    ("sklearn.neural_network", "MLPClassifier", ("_optimizer",)),
+    ("tacelearn.transformers._encoder", "CNNEncoder", ("net_",)),
+)
 _FUNCTION_TYPES = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
                    functools.partial, np.ufunc)
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -228,11 +234,21 @@ class _Encoder:
             if local in params and params[local] is not replacement:
                 params[local] = replacement
                 self.cleared.append(f"{path}.{local}")
-        unsaved = _UNSAVED_ATTRIBUTES.get(type(value).__name__, ())
+        unsaved = _unsaved_attributes(type(value))
         record["params"] = {k: self.value(v, f"{path}.{k}") for k, v in params.items()}
         record["state"] = {k: self.value(v, f"{path}.{k}") for k, v in attributes.items()
                            if k not in params and k not in unsaved}
         return index
+
+
+def _unsaved_attributes(cls):
+    names = []
+    for module, name, attributes in _UNSAVED_ATTRIBUTES:
+        # Compared by name along the class's ancestry: nothing is imported to find out.
+        if any(base.__module__ == module or base.__module__.startswith(f"{module}.")
+               for base in cls.__mro__ if base.__name__ == name):
+            names.extend(attributes)
+    return names
 
 
 def encode_model(model, *, trusted=None):

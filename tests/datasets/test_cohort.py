@@ -154,3 +154,37 @@ def test_read_cohort_errors_name_the_file(tmp_path):
 def test_probability_above_one_refused():
     with pytest.raises(ValueError, match="true_probability"):
         validate_cohort(_cohort(true_probability=[0.2, 1.5, np.nan]))
+
+
+# --------------------------------------------------------------- issue 11, finding 12
+def test_header_only_manifest_is_refused_clearly(tmp_path):
+    manifest = tmp_path / "cohort.csv"
+    manifest.write_text("patient_id,center,split,t1c_path,t2_path,mask_path\n")
+    with pytest.raises(ValueError, match="no patient rows"):
+        read_cohort(manifest)
+
+
+@pytest.mark.parametrize("split", ["ext/2", "../up", "a b", "ext\\2"])
+def test_split_names_that_cannot_name_a_file_are_refused(split):
+    cohort = _cohort()
+    cohort.loc[1, "split"] = split
+    with pytest.raises(ValueError, match=r"column 'split': names may hold only") as info:
+        validate_cohort(cohort)
+    assert repr(split) in str(info.value)
+
+
+def test_safe_split_names_pass():
+    cohort = _cohort()
+    cohort["split"] = ["train", "external_1", "ext-2.v1+b"][: len(cohort)] + ["train"] * (
+        len(cohort) - 3)
+    validate_cohort(cohort)
+
+
+@pytest.mark.parametrize(("column", "value"), [("alt", np.inf), ("afp", -np.inf),
+                                               ("tumour_biology", np.inf),
+                                               ("pfs_months", np.inf)])
+def test_infinite_values_are_refused(column, value):
+    values = [1.0] * len(_cohort())
+    values[1] = value
+    with pytest.raises(ValueError, match=rf"column '{column}': infinite value at row\(s\) \[1\]"):
+        validate_cohort(_cohort(**{column: values}))
