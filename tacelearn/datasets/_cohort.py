@@ -371,7 +371,8 @@ def read_cohort(path, *, check_files=True):
     Returns
     -------
     cohort : pandas.DataFrame
-        The validated cohort (see :func:`validate_cohort`), image paths absolute.
+        The validated cohort (see :func:`validate_cohort`), image paths absolute; its
+        ``attrs["manifest"]`` holds the manifest's absolute path.
 
     Raises
     ------
@@ -410,6 +411,9 @@ def read_cohort(path, *, check_files=True):
                 for p in df[column]
             ]
     try:
-        return validate_cohort(df, check_files=check_files)
+        cohort = validate_cohort(df, check_files=check_files)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    # Where the cohort came from: outputs must never replace the manifest's folder.
+    cohort.attrs["manifest"] = str(path.resolve())
+    return cohort

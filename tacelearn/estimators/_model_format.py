@@ -24,6 +24,8 @@ import types
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ._walk import reachable_objects
+
 __all__ = ["ModelFormatError", "decode_model", "encode_model", "trusted_names"]
 
 #: Estimators of scikit-learn that tacelearn's models are built from (public module, name).
@@ -279,20 +281,7 @@ def encode_model(model, *, trusted=None):
 
 
 def _objects_by_id(model):
-    """Every object reachable from ``model`` through attributes and containers, by id()."""
-    found, stack = {}, [model]
-    while stack:
-        value = stack.pop()
-        if id(value) in found or isinstance(value, (str, bytes, int, float, np.ndarray)):
-            continue
-        if isinstance(value, (list, tuple)):
-            stack.extend(value)
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif hasattr(value, "__dict__") and not isinstance(value, type):
-            found[id(value)] = value
-            stack.extend(vars(value).values())
-    return found
+    return {id(value): value for value in reachable_objects(model)}
 
 
 # ------------------------------------------------------------------------------ decoding

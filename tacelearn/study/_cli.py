@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
 
@@ -11,6 +12,20 @@ __all__ = ["main"]
 
 class CommandError(Exception):
     """An error the command line reports in one line (no traceback unless --debug)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, Slurm and Kubernetes send): handled like Ctrl-C, so that
+    every half-written output is removed on the way out."""
+
+
+#: Exit statuses of a run stopped by a signal, as a shell reports them (128 + signal number).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def _tuple_of_ints(text):
@@ -127,7 +142,8 @@ def _predict(args):
     from ._predict import predict_cohort
 
     cohort = read_cohort(args.cohort)
-    scores = predict_cohort(args.model, cohort, out=args.out, overwrite=args.overwrite)
+    scores = predict_cohort(args.model, cohort, out=args.out, overwrite=args.overwrite,
+                            unknown_categories=args.unknown_categories, cache_dir=args.cache)
     print(f"{len(scores)} scores written to {args.out}")
 
 
@@ -187,6 +203,12 @@ def _parser():
     predict.add_argument("--cohort", required=True, help="cohort manifest (CSV)")
     predict.add_argument("--out", required=True, help="CSV file of scores to write")
     predict.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    predict.add_argument("--unknown-categories", choices=("warn", "error", "ignore"),
+                         default="warn",
+                         help="what a categorical value never seen in training does: a warning "
+                              "naming it (default), an error, or nothing")
+    predict.add_argument("--cache", default=None,
+                         help="cache folder for the patches (default: none)")
     predict.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help=argparse.SUPPRESS)
     predict.set_defaults(handler=_predict)
@@ -207,20 +229,26 @@ def main(argv=None):
     """Entry point of the ``tacelearn`` console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         if args.command == "study" and args.cache is None:
             from pathlib import Path
 
             args.cache = str(Path(args.cohort).resolve().parent / ".tacelearn-cache")
         args.handler(args)
+    except Terminated:
+        print("tacelearn: terminated (SIGTERM); partial outputs removed", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        print("tacelearn: interrupted", file=sys.stderr)
-        return 130
+        print("tacelearn: interrupted; partial outputs removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as error:  # one line for users, the traceback with --debug
         if args.debug:
             traceback.print_exc()
         print(f"tacelearn: error: {_one_line(error)}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

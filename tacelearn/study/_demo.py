@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from ..datasets import make_tace_cohort, read_cohort
 from ..genomics import SYNTHETIC_HALLMARK_GMT, make_tace_expression
+from ..utils import atomic_directory, atomic_write_text
 from ._runner import run_study
 
 __all__ = ["DEMO_SETTINGS", "QUICK_SETTINGS", "run_demo"]
@@ -39,18 +38,15 @@ def _synthetic_cohort(folder, settings, random_state, n_jobs, say):
         say(f"reusing the synthetic cohort in {folder}")
         return read_cohort(folder / "cohort.csv")
     say(f"generating the synthetic multicentre cohort into {folder}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".cohort-", dir=folder.parent))
-    try:
+    with atomic_directory(folder, overwrite=True, replaceable=_is_generated_cohort) as staging:
         make_tace_cohort(staging, random_state=random_state, n_jobs=n_jobs, **settings)
-        (staging / _GENERATOR_FILE).write_text(json.dumps(wanted))
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        atomic_write_text(staging / _GENERATOR_FILE, json.dumps(wanted))
     return read_cohort(folder / "cohort.csv")
+
+
+def _is_generated_cohort(folder):
+    """Only a cohort the demo generated (it holds generator.json) is ever regenerated."""
+    return (folder / _GENERATOR_FILE).is_file()
 
 
 def run_demo(out, *, quick=False, device="auto", n_jobs=-1, random_state=0, verbose=True):

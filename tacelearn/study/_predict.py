@@ -4,15 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ..estimators import load_model
-from ..utils import atomic_write_text
+from ..estimators import TextCategories, load_model
+from ..estimators._walk import reachable_objects
+from ..utils import as_store, atomic_write_text, describe_rows
 
 __all__ = ["predict_cohort"]
 
+#: Probability at or above which ``prediction`` is 1 (objective response).
+PREDICTION_THRESHOLD = 0.5
 
-def predict_cohort(model_path, cohort, *, out=None, overwrite=False):
+
+def _configure(model, unknown_categories, cache_dir):
+    """Set how unseen categories are handled, and the cache the user named (if any)."""
+    from ..transformers import TumourPatchExtractor
+
+    store = as_store(cache_dir)
+    for value in reachable_objects(model):
+        if isinstance(value, TextCategories):
+            value.set_params(handle_unknown=unknown_categories)
+        elif isinstance(value, TumourPatchExtractor):
+            value.set_params(memory=store)
+
+
+def predict_cohort(model_path, cohort, *, out=None, overwrite=False,
+                   unknown_categories="warn", cache_dir=None):
     """Score every patient of ``cohort`` with the model saved at ``model_path``.
 
     Parameters
@@ -27,21 +45,37 @@ def predict_cohort(model_path, cohort, *, out=None, overwrite=False):
         (probability of objective response) and ``prediction`` (1 when ``score >= 0.5``).
     overwrite : bool, default=False
         Replace an existing ``out``.
+    unknown_categories : {"warn", "error", "ignore"}, default="warn"
+        What a categorical value never seen in training does (see
+        :class:`tacelearn.estimators.TextCategories`).
+    cache_dir : path-like, optional
+        A cache folder for the patches; none by default (a saved model never carries the
+        training machine's cache).
 
     Returns
     -------
     scores : pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        If a score is not a finite probability (the patients are named): nothing is written.
     """
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"output file already exists: {out} (use --overwrite)")
     model = load_model(model_path)
+    _configure(model, unknown_categories, cache_dir)
     positive = list(model.classes_).index(1)
-    probability = model.predict_proba(cohort)[:, positive]
+    probability = np.asarray(model.predict_proba(cohort)[:, positive], dtype=float)
+    bad = ~np.isfinite(probability)
+    if bad.any():
+        raise ValueError(f"the model gave no valid score (NaN) for {describe_rows(cohort, bad)}; "
+                         "nothing was written")
     scores = pd.DataFrame({"patient_id": cohort["patient_id"].to_numpy()})
     if "split" in cohort.columns:
         scores["split"] = cohort["split"].to_numpy()
     scores["score"] = probability
-    scores["prediction"] = (probability >= 0.5).astype(int)
+    scores["prediction"] = (probability >= PREDICTION_THRESHOLD).astype(int)
     if out is not None:
         atomic_write_text(out, scores.to_csv(index=False))
     return scores

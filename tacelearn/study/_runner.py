@@ -32,7 +32,12 @@ from ._gradcam import draw_gradcam_figures
 from ._options import MODEL_LABELS, MODEL_NAMES, StudyOptions
 from ._report import write_report
 
-__all__ = ["StudyResult", "run_study"]
+__all__ = ["REPORT_MARKER", "StudyResult", "is_report_folder", "run_study"]
+
+#: The file that marks a folder as a report written by tacelearn: ``--overwrite`` replaces
+#: only such folders.
+REPORT_MARKER = ".tacelearn-report"
+_IMAGE_COLUMNS = ("t1c_path", "t2_path", "mask_path")
 
 LABEL = "objective_response"
 INTERNAL_SPLIT = "internal_validation"
@@ -86,6 +91,20 @@ class _Stages:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - begin
 
 
+def is_report_folder(folder):
+    """Whether ``folder`` holds a report written by :func:`run_study` (its marker file)."""
+    return (Path(folder) / REPORT_MARKER).is_file()
+
+
+def protected_paths(cohort, cache_dir):
+    """Inputs a report must never replace: the manifest, every image file, the cache."""
+    paths = [cohort.attrs.get("manifest"), cache_dir]
+    for column in _IMAGE_COLUMNS:
+        if column in cohort.columns:
+            paths.extend(p for p in cohort[column].dropna().unique() if isinstance(p, str))
+    return [Path(p) for p in paths if p is not None]
+
+
 def _check_inputs(cohort, options, out_dir, overwrite, radiogenomics):
     cohort = validate_cohort(cohort)
     if LABEL not in cohort.columns:
@@ -106,8 +125,16 @@ def _check_inputs(cohort, options, out_dir, overwrite, radiogenomics):
                            if column in cohort.columns else "all")
                 raise ValueError(f"image models need '{column}' for every patient; missing "
                                  f"for {missing if isinstance(missing, str) else missing[:8]}")
-    if Path(out_dir).exists() and not overwrite:
-        raise FileExistsError(f"output folder already exists: {out_dir} (use overwrite)")
+    out_dir = Path(out_dir)
+    occupied = out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir()))
+    if occupied:
+        if not overwrite:
+            raise FileExistsError(f"output folder already exists: {out_dir} (use --overwrite "
+                                  "to replace a report)")
+        if not out_dir.is_dir() or not is_report_folder(out_dir):
+            raise FileExistsError(f"refusing to replace {out_dir}: it is not a report written "
+                                  f"by tacelearn (no {REPORT_MARKER} file); choose another "
+                                  "output folder")
     if radiogenomics.get("expression") is not None and not radiogenomics.get("gene_sets"):
         raise ValueError("radiogenomics needs gene_sets (a local GMT file or a dict)")
     return cohort
@@ -222,7 +249,10 @@ def run_study(cohort, *, out_dir, models=MODEL_NAMES, train_split="train",
     ValueError
         For an invalid cohort or settings, before anything is written.
     FileExistsError
-        If ``out_dir`` exists and ``overwrite`` is false.
+        If ``out_dir`` exists and ``overwrite`` is false; if it exists and is not a report
+        written by tacelearn (its ``.tacelearn-report`` marker), or holds the manifest, an
+        image or the cache, whatever ``overwrite`` says; or if another run created it while
+        this one was working (nothing is then replaced).
     """
     options = StudyOptions(
         models=tuple(models), train_split=train_split, screen_on=screen_on, backbone=backbone,
@@ -247,9 +277,13 @@ def run_study(cohort, *, out_dir, models=MODEL_NAMES, train_split="train",
         screen_splits.append(INTERNAL_SPLIT)
     screen_rows = labelled & cohort["split"].isin(screen_splits).to_numpy()
 
-    with atomic_directory(out_dir, overwrite=overwrite) as folder, _cache(cache_dir) as cache:
+    protect = protected_paths(cohort, cache_dir)
+    with atomic_directory(out_dir, overwrite=overwrite, replaceable=is_report_folder,
+                          protect=protect) as folder, _cache(cache_dir) as cache:
         for sub in ("tables", "figures", "models"):
             (folder / sub).mkdir()
+        atomic_write_text(folder / REPORT_MARKER, json.dumps(
+            {"written_by": f"tacelearn {__version__}"}) + "\n")
         with stages.stage("baseline", "baseline table (Table 1)"):
             table1 = baseline_table(cohort, by="split")
         with stages.stage("screening", "univariate screening of clinical factors"):
