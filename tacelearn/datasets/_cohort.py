@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils import describe_rows
+from ._dicom_files import split_selector
 from ._schema import COHORT_SCHEMA, IMAGE_COLUMNS, REQUIRED_COLUMNS
 
 __all__ = ["canonical_mrecist", "objective_response", "read_cohort", "validate_cohort"]
@@ -170,12 +171,15 @@ def _validate_images(df, problems):
             continue
         paths = df[column]
         given = paths.notna() & (paths.astype(str).str.strip() != "")
-        exists = np.array([bool(given.iloc[i]) and os.path.isfile(str(paths.iloc[i]))
-                           for i in range(len(df))])
+        # A NIfTI or DICOM file, or a DICOM series folder; a '#' selector is left aside.
+        bases = [split_selector(str(p))[0] if g else "" for p, g in zip(paths, given)]
+        exists = np.array([os.path.isfile(b) or os.path.isdir(b) if b else False
+                           for b in bases])
         missing = given.to_numpy() & ~exists
         if missing.any():
             problems.append(
-                f"column '{column}': image file not found at {describe_rows(df, missing, paths)}"
+                f"column '{column}': image file or DICOM folder not found at "
+                f"{describe_rows(df, missing, paths)}"
             )
 
 

@@ -18,12 +18,17 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
 from scipy import ndimage
 
+from ..datasets._dicom_dispatch import is_nifti_path, read_dicom
+from ..datasets._dicom_files import split_selector
+from ..datasets._dicom_geometry import MAX_VOXELS, SPACING_RANGE_MM
+
 __all__ = [
     "context_slice_indices",
     "crop_with_padding",
     "label_lesions",
     "largest_area_slice",
     "load_nifti",
+    "load_volume",
     "normalize_intensity",
     "otsu_threshold",
     "radiological_slices",
@@ -31,16 +36,14 @@ __all__ = [
     "resample_in_plane",
     "resize_image",
     "tumour_box",
+    "volume_stamp",
     "voxel_spacing",
 ]
 
 # Errors a damaged file raises while its voxels are decompressed or read.
 _READ_ERRORS = (OSError, EOFError, zlib.error, ValueError)
-#: Largest volume read (voxels): 512 Mi voxels, 2 GiB as float32, far above any clinical MRI
-#: (a 512 x 512 x 400 CT has 105 Mi). The header is checked before anything is allocated.
-MAX_VOXELS = 512 * 2**20
-#: Plausible voxel spacing (mm) of a clinical MR or CT volume; outside, a header is wrong.
-SPACING_RANGE_MM = (0.05, 50.0)
+# MAX_VOXELS (the largest volume read) and SPACING_RANGE_MM (plausible voxel spacing, mm) are
+# defined once, beside the DICOM readers that apply them too.
 
 
 def load_nifti(path):
@@ -119,6 +122,108 @@ def load_nifti(path):
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
         raise ValueError(f"{name}: the affine is singular or not finite:\n{affine}")
     return volume, affine
+
+
+def load_volume(path, *, reference=None):
+    """Read an image or a mask from NIfTI or DICOM, as float32 with its RAS+ affine.
+
+    The one reader of the patch extractor: it dispatches on what ``path`` is.
+
+    * a ``.nii`` or ``.nii.gz`` file: :func:`load_nifti`;
+    * a folder (optionally ``folder#<SeriesInstanceUID>``) or a DICOM image file (one slice,
+      or a multi-frame enhanced image): :func:`tacelearn.datasets.read_dicom_series`;
+    * a DICOM-SEG or RT-STRUCT file (recognised by its SOP Class UID; optionally
+      ``file#<segment or ROI>``): its mask on the grid of ``reference``, the image series it
+      was drawn on (:func:`tacelearn.datasets.read_dicom_seg`,
+      :func:`tacelearn.datasets.read_rtstruct`), so that it has the image's shape and affine.
+
+    Parameters
+    ----------
+    path : str or path-like
+        What to read, as the cohort's ``t1c_path``, ``t2_path`` or ``mask_path`` holds it.
+    reference : str or path-like, optional
+        The image a DICOM-SEG or RT-STRUCT mask was drawn on (a DICOM series); not used for
+        other inputs.
+
+    Returns
+    -------
+    volume : numpy.ndarray of float32, shape (x, y, z)
+        Voxel values (0/1 for a DICOM mask).
+    affine : numpy.ndarray of float64, shape (4, 4)
+        Voxel-to-world (RAS+ millimetres) affine.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the input cannot be read, naming the file or folder (see the readers); if a
+        DICOM mask comes without a reference, or with a NIfTI one.
+
+    See Also
+    --------
+    load_nifti : The NIfTI reader.
+    tacelearn.datasets.read_dicom_series : The DICOM series reader.
+
+    Examples
+    --------
+    >>> from nibabel.testing import data_path
+    >>> from pydicom.data import get_testdata_file
+    >>> from tacelearn.transformers import load_volume
+    >>> load_volume(f"{data_path}/anatomical.nii")[0].shape
+    (33, 41, 25)
+    >>> load_volume(get_testdata_file("MR_small.dcm"))[0].shape
+    (64, 64, 1)
+    """
+    if not isinstance(path, (str, PathLike)):
+        raise TypeError(f"path must be a str or path-like, got {type(path).__name__}")
+    if is_nifti_path(path):
+        return load_nifti(path)
+    base = split_selector(path)[0]
+    if not os.path.exists(base):
+        raise FileNotFoundError(f"image file not found: {fspath(path)}")
+    return read_dicom(path, reference=reference)
+
+
+def volume_stamp(path):
+    """``(modification time in ns, size in bytes)`` of what :func:`load_volume` reads.
+
+    For a file, its own; for a DICOM folder, the latest modification time and the total size
+    of the files under it (a changed, added or removed slice changes the stamp). A ``#``
+    selector is left aside.
+
+    Parameters
+    ----------
+    path : str or path-like
+        What :func:`load_volume` would read.
+
+    Returns
+    -------
+    stamp : tuple of int
+        ``(mtime_ns, size)``: part of the patch extractor's cache key.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from tacelearn.transformers._image import volume_stamp
+    >>> volume_stamp(tempfile.mkdtemp())[1]
+    0
+    """
+    base = split_selector(path)[0]
+    stat = os.stat(base)
+    if not os.path.isdir(base):
+        return stat.st_mtime_ns, stat.st_size
+    latest, total = stat.st_mtime_ns, 0
+    for root, _, names in os.walk(base):
+        for file_name in names:
+            file_stat = os.stat(os.path.join(root, file_name))
+            latest, total = max(latest, file_stat.st_mtime_ns), total + file_stat.st_size
+    return latest, total
 
 
 def _stored_data_size(name, image, n_voxels):

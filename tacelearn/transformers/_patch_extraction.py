@@ -16,7 +16,7 @@ from ._image import (
     crop_with_padding,
     label_lesions,
     largest_area_slice,
-    load_nifti,
+    load_volume,
     normalize_intensity,
     otsu_threshold,
     radiological_slices,
@@ -118,11 +118,12 @@ def extract_patches(image_paths, mask_path, channels, settings):
         Per lesion: ``lesion`` (0 = largest), ``voxels``, ``volume_ml`` and ``slice`` (the
         axial slice index in the RAS+ volume).
     """
-    mask, mask_affine = load_nifti(mask_path)
+    # A DICOM-SEG or RT-STRUCT mask is read onto the grid of the first sequence it was drawn on.
+    mask, mask_affine = load_volume(mask_path, reference=image_paths[0])
     _check_binary(mask, mask_path)
     volumes = []
     for path in image_paths:
-        volume, affine = load_nifti(path)
+        volume, affine = load_volume(path)
         _check_same_grid(volume, affine, path, mask, mask_affine, mask_path)
         if volume.min() == volume.max():
             raise ValueError(f"{path}: the image is constant (every voxel is {volume.min():g})")
