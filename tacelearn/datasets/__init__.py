@@ -1,13 +1,14 @@
 """Cohort schema and validation, the synthetic multicentre cohort, readers for public tables,
-DICOM series / DICOM-SEG / RT-STRUCT readers and the manifest builder."""
+DICOM series / DICOM-SEG / RT-STRUCT readers and the manifest builder.
+
+The DICOM readers and the manifest builder are imported on first use (PEP 562): pydicom takes
+most of a second to import, which reading a NIfTI cohort should not pay.
+"""
+
+import importlib
 
 from ._cohort import canonical_mrecist, objective_response, read_cohort, validate_cohort
-from ._dicom_rtstruct import read_rtstruct
-from ._dicom_seg import read_dicom_seg
-from ._dicom_series import read_dicom_series
-from ._dicom_write import write_dicom_series
 from ._hcc_tace_seg import read_hcc_tace_seg
-from ._manifest import DEFAULT_SEQUENCE_PATTERNS, ManifestReport, build_manifest, write_manifest
 from ._schema import (
     CLINICAL_COLUMNS,
     CLINICAL_CUTOFFS,
@@ -51,3 +52,24 @@ __all__ = [
     "write_dicom_series",
     "write_manifest",
 ]
+
+_NEEDS_PYDICOM = {
+    "read_rtstruct": "._dicom_rtstruct",
+    "read_dicom_seg": "._dicom_seg",
+    "read_dicom_series": "._dicom_series",
+    "write_dicom_series": "._dicom_write",
+    "DEFAULT_SEQUENCE_PATTERNS": "._manifest",
+    "ManifestReport": "._manifest",
+    "build_manifest": "._manifest",
+    "write_manifest": "._manifest",
+}
+
+
+def __getattr__(name):
+    if name in _NEEDS_PYDICOM:
+        return getattr(importlib.import_module(_NEEDS_PYDICOM[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

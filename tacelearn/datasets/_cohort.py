@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..utils import describe_rows
-from ._dicom_files import split_selector
+from ..utils import describe_rows, split_selector
 from ._schema import COHORT_SCHEMA, IMAGE_COLUMNS, REQUIRED_COLUMNS
 
 __all__ = ["canonical_mrecist", "objective_response", "read_cohort", "validate_cohort"]

@@ -7,22 +7,15 @@ from os import fspath
 
 import numpy as np
 
-from ._dicom_files import MASK_SOP_CLASSES, read_header, split_selector
+from ..utils import is_nifti_path, split_selector
+from ._dicom_files import MASK_SOP_CLASSES, read_header
 from ._dicom_rtstruct import rtstruct_mask
 from ._dicom_seg import seg_mask
 from ._dicom_series import open_dicom_series, read_dicom_series
 
-__all__ = ["NIFTI_SUFFIXES", "is_nifti_path", "read_dicom"]
+__all__ = ["read_dicom"]
 
 #: File names read as NIfTI, whatever they hold.
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
-
-
-def is_nifti_path(path):
-    """Whether ``path`` names a NIfTI file (by its suffix)."""
-    return isinstance(path, (str, os.PathLike)) and fspath(path).lower().endswith(NIFTI_SUFFIXES)
-
-
 def read_dicom(path, *, reference=None):
     """A DICOM image series, or a DICOM-SEG / RT-STRUCT mask on its reference's grid.
 

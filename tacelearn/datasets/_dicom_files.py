@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from os import fspath
 from pathlib import Path
 
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from ..utils import describe_names
+from ..utils import describe_names, split_selector
 
 __all__ = [
     "MASK_SOP_CLASSES",
@@ -41,28 +40,6 @@ DEFERRED_BYTES = 4096
 # Files never tried as DICOM when a folder is scanned (a forced read of them is wasted time).
 _NOT_DICOM_SUFFIXES = (".nii", ".nii.gz", ".gz", ".csv", ".tsv", ".txt", ".json", ".xml",
                        ".png", ".jpg", ".jpeg", ".pdf", ".md", ".html", ".zip", ".py")
-
-
-def split_selector(path):
-    """``(path, selector)`` of a path that may end in ``#<selector>``; selector None if not.
-
-    Examples
-    --------
-    >>> from tacelearn.datasets._dicom_files import split_selector
-    >>> split_selector("no/such/folder#1.2.3")
-    ('no/such/folder#1.2.3', None)
-    >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> split_selector(folder + "#1.2.3") == (folder, "1.2.3")
-    True
-    """
-    text = fspath(path)
-    if "#" not in text or os.path.exists(text):
-        return text, None
-    base, selector = text.rsplit("#", 1)
-    if not base or not os.path.exists(base):
-        return text, None
-    return base, selector.strip()
 
 
 def read_header(path):

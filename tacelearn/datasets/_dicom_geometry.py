@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils import describe_names
+from ..utils import MAX_VOXELS, SPACING_RANGE_MM, describe_names
 
 __all__ = [
     "LPS_TO_RAS",
@@ -37,11 +37,6 @@ __all__ = [
     "stack_frames",
 ]
 
-#: Largest volume read (voxels): 512 Mi voxels, 2 GiB as float32, far above any clinical MRI
-#: (a 512 x 512 x 400 CT has 105 Mi). The header is checked before anything is allocated.
-MAX_VOXELS = 512 * 2**20
-#: Plausible voxel spacing (mm) of a clinical MR or CT volume; outside, a header is wrong.
-SPACING_RANGE_MM = (0.05, 50.0)
 #: DICOM's patient coordinates (LPS+) to the RAS+ world of NIfTI: x and y change sign.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from os import fspath
 
-from ._dicom_files import MASK_SOP_CLASSES, read_header, split_selector
+from ..utils import split_selector
+from ._dicom_files import MASK_SOP_CLASSES, read_header
 
 __all__ = ["check_frame_of_reference", "check_references", "choose_labelled", "read_mask_header"]
 

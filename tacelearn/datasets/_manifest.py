@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..utils import atomic_write_text, describe_names
+from ..utils import atomic_write_text, describe_names, is_nifti_path
 from ._cohort import validate_cohort
 from ._dicom_files import MASK_SOP_CLASSES, find_image_series
 from ._schema import IMAGE_COLUMNS
@@ -32,7 +32,6 @@ DEFAULT_SEQUENCE_PATTERNS = {
 #: The segment of a DICOM-SEG (or region of an RT-STRUCT) holding several that is the tumour.
 DEFAULT_TUMOUR_PATTERN = r"tumou?r|mass|lesion|neoplasm|hcc|gtv"
 LAYOUTS = ("patient_folders", "flat", "dicom_patient_id")
-_NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 @dataclass
@@ -120,7 +119,7 @@ def _compile_patterns(sequences):
 def _nifti_candidates(folder, patient):
     found = []
     for path in sorted(Path(folder).rglob("*")):
-        if path.is_file() and path.name.lower().endswith(_NIFTI_SUFFIXES):
+        if path.is_file() and is_nifti_path(path):
             found.append(_Candidate(patient, str(path), str(path.relative_to(folder)), "nifti"))
     return found
 

@@ -18,9 +18,7 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
 from scipy import ndimage
 
-from ..datasets._dicom_dispatch import is_nifti_path, read_dicom
-from ..datasets._dicom_files import split_selector
-from ..datasets._dicom_geometry import MAX_VOXELS, SPACING_RANGE_MM
+from ..utils import MAX_VOXELS, SPACING_RANGE_MM, is_nifti_path, split_selector
 
 __all__ = [
     "context_slice_indices",
@@ -42,8 +40,6 @@ __all__ = [
 
 # Errors a damaged file raises while its voxels are decompressed or read.
 _READ_ERRORS = (OSError, EOFError, zlib.error, ValueError)
-# MAX_VOXELS (the largest volume read) and SPACING_RANGE_MM (plausible voxel spacing, mm) are
-# defined once, beside the DICOM readers that apply them too.
 
 
 def load_nifti(path):
@@ -182,6 +178,9 @@ def load_volume(path, *, reference=None):
     base = split_selector(path)[0]
     if not os.path.exists(base):
         raise FileNotFoundError(f"image file not found: {fspath(path)}")
+    # pydicom is imported only when a DICOM input is met.
+    from ..datasets._dicom_dispatch import read_dicom
+
     return read_dicom(path, reference=reference)
 
 

@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ..utils import ContentStore, as_store, content_key, list_problems
+from ._image import volume_stamp
 from ._patch_extraction import (
     LESION_MODES,
     NORMALIZATIONS,
@@ -477,7 +478,8 @@ def _stamp(patient, column, path, problems):
         return None
     try:
         path = os.path.abspath(os.fspath(path))
-        stat = os.stat(path)
+        # A DICOM series folder is stamped by its newest file and total size.
+        mtime, size = volume_stamp(path)
     except FileNotFoundError:
         problems.append((f"patient {patient}: column '{column}': image file not found: {path}",
                          True))
@@ -487,7 +489,7 @@ def _stamp(patient, column, path, problems):
         problems.append((f"patient {patient}: column '{column}': cannot read {path!r}: "
                          f"{reason}", False))
         return None
-    return path, stat.st_mtime_ns, stat.st_size
+    return path, mtime, size
 
 
 def _problem(patient, job, columns, error):

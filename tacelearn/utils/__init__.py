@@ -13,11 +13,21 @@ from ._messages import (
     describe_rows,
     list_problems,
 )
+from ._paths import (
+    MAX_VOXELS,
+    NIFTI_SUFFIXES,
+    SPACING_RANGE_MM,
+    is_nifti_path,
+    split_selector,
+)
 from ._store import CacheWarning, ContentStore, StoreEntry, as_store, content_key
 from ._validation import one_dimensional
 
 __all__ = [
     "MAX_LISTED",
+    "MAX_VOXELS",
+    "NIFTI_SUFFIXES",
+    "SPACING_RANGE_MM",
     "as_store",
     "atomic_directory",
     "atomic_write_bytes",
@@ -31,7 +41,9 @@ __all__ = [
     "format_estimate_ci",
     "format_number",
     "format_pvalue",
+    "is_nifti_path",
     "list_problems",
     "one_dimensional",
+    "split_selector",
     "StoreEntry",
 ]

@@ -221,9 +221,6 @@ def test_volume_stamp_sees_a_changed_slice(cohorts):
     assert volume_stamp(folder)[1] == before[1] + 2
 
 
-@pytest.mark.xfail(strict=True, reason="TumourPatchExtractor stamps each path with os.stat; a "
-                   "'folder#<SeriesInstanceUID>' path needs _patches._stamp to call "
-                   "volume_stamp (reported to the lead)")
 def test_the_extractor_reads_a_series_named_by_its_uid(cohorts):
     seg = cohorts["seg"].copy()
     folder = Path(seg["t2_path"].iloc[0])

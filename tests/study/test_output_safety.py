@@ -89,13 +89,22 @@ def test_overwrite_replaces_a_report_and_nothing_else(cohort, tmp_path):
 
 
 # ------------------------------------------------------- finding 4: two runs, one folder
+def _race(target, meanwhile, **options):
+    """Build ``target`` while ``meanwhile()`` plays the other run."""
+    with atomic_directory(target, **options) as staging:
+        (staging / "marker").write_text("second run")
+        meanwhile()
+
+
 def test_a_folder_created_meanwhile_is_not_replaced(tmp_path):
     target = tmp_path / "report"
+
+    def first_run_finishes():
+        target.mkdir()
+        (target / "theirs.txt").write_text("first run")
+
     with pytest.raises(FileExistsError, match="another process"):
-        with atomic_directory(target) as staging:
-            (staging / "mine.txt").write_text("second run")
-            target.mkdir()  # the first run finishes in the meantime
-            (target / "theirs.txt").write_text("first run")
+        _race(target, first_run_finishes)
     assert sorted(p.name for p in target.iterdir()) == ["theirs.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging folder left
 
@@ -108,12 +117,13 @@ def test_a_folder_replaced_meanwhile_is_not_replaced_again(tmp_path):
     def replaceable(folder):
         return (folder / "marker").is_file()
 
+    def first_run_replaces_it():
+        os.rename(target, tmp_path / "moved")
+        target.mkdir()
+        (target / "marker").write_text("first run")
+
     with pytest.raises(FileExistsError, match="another process"):
-        with atomic_directory(target, overwrite=True, replaceable=replaceable) as staging:
-            (staging / "marker").write_text("second run")
-            os.rename(target, tmp_path / "moved")  # another run replaced the old report
-            target.mkdir()
-            (target / "marker").write_text("first run")
+        _race(target, first_run_replaces_it, overwrite=True, replaceable=replaceable)
     assert (target / "marker").read_text() == "first run"
 
 
@@ -168,7 +178,8 @@ def test_staging_folders_of_dead_runs_are_removed_by_the_next_run(tmp_path):
     foreign = tmp_path / f".report.{pid}@another-host~ghi789.partial"
     foreign.mkdir()
     assert remove_stale_partials(tmp_path / "report") == [stale.name]
-    assert alive.exists() and foreign.exists()
+    assert alive.exists()
+    assert foreign.exists()
 
 
 # ---------------------------------------------------------- finding 9: NaN scores refused

@@ -585,7 +585,8 @@ def test_repeated_passes_skip_the_disk_and_follow_rewritten_files(tiny, tmp_path
                         original=ContentStore._read: read.append(key)
                         or original(self, folder, namespace, key))
     np.testing.assert_array_equal(clone(extractor).fit_transform(cohort), expected)
-    assert computed == [] and read == []
+    assert computed == []
+    assert read == []
 
     # A rewritten file changes the key: that patient is read again, and only that one.
     image = nib.load(rows[1]["t1c_path"])
