@@ -164,22 +164,31 @@ def _validate_categorical(df, column, categories, problems):
     return values
 
 
+def _path_problem(path):
+    """None when ``path`` names an existing file or folder; else why not (a short reason)."""
+    base = split_selector(path)[0]
+    try:
+        os.stat(base)
+    except FileNotFoundError:
+        return "not found"
+    except (OSError, ValueError) as error:  # a loop of links, a name too long, a NUL byte
+        return f"unreadable ({getattr(error, 'strerror', None) or error})"
+    return None
+
+
 def _validate_images(df, problems):
+    """Every image path names an existing NIfTI or DICOM file, or a DICOM series folder."""
     for column in IMAGE_COLUMNS:
         if column not in df.columns:
             continue
         paths = df[column]
-        given = paths.notna() & (paths.astype(str).str.strip() != "")
-        # A NIfTI or DICOM file, or a DICOM series folder; a '#' selector is left aside.
-        bases = [split_selector(str(p))[0] if g else "" for p, g in zip(paths, given)]
-        exists = np.array([os.path.isfile(b) or os.path.isdir(b) if b else False
-                           for b in bases])
-        missing = given.to_numpy() & ~exists
-        if missing.any():
-            problems.append(
-                f"column '{column}': image file or DICOM folder not found at "
-                f"{describe_rows(df, missing, paths)}"
-            )
+        given = ~_blank(paths)
+        reasons = np.array([_path_problem(str(p)) if g else None for p, g in zip(paths, given)],
+                           dtype=object)
+        for reason in sorted({r for r in reasons if r is not None}):
+            flagged = reasons == reason
+            problems.append(f"column '{column}': image file or DICOM folder {reason} at "
+                            f"{describe_rows(df, flagged, paths)}")
 
 
 def validate_cohort(cohort, *, check_files=True):

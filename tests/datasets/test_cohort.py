@@ -188,3 +188,15 @@ def test_infinite_values_are_refused(column, value):
     values[1] = value
     with pytest.raises(ValueError, match=rf"column '{column}': infinite value at row\(s\) \[1\]"):
         validate_cohort(_cohort(**{column: values}))
+
+
+def test_unreadable_image_paths_are_named_with_their_reason(tmp_path):
+    (tmp_path / "a.nii.gz").symlink_to(tmp_path / "b.nii.gz")
+    (tmp_path / "b.nii.gz").symlink_to(tmp_path / "a.nii.gz")
+    cohort = _cohort(t1c_path=[str(tmp_path / "a.nii.gz"), str(tmp_path / ("x" * 300)), None])
+    with pytest.raises(ValueError) as info:
+        validate_cohort(cohort)
+    text = str(info.value)
+    assert "column 't1c_path': image file or DICOM folder unreadable (Too many levels of " \
+           "symbolic links) at row(s) [0] (patient(s) P1)" in text
+    assert "unreadable (File name too long) at row(s) [1] (patient(s) P2)" in text
