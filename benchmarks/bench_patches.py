@@ -6,10 +6,11 @@ folder, or reuses one given with ``--cohort``, then times side by side in one ru
 * cold, ``n_jobs=1``: every patient read and computed in this process;
 * cold, ``n_jobs=2``: joblib's default process backend (loky), its two workers started
   beforehand (their one-time start-up is printed apart), and the threading backend;
-* cached: a second pass with ``memory`` set, after a first pass that filled the cache, read
-  from joblib's disk cache as a new process would (the in-memory copies are dropped first);
-* cached, repeated in this process: the same pass again, served from the patches kept in
-  memory (what the candidates of a grid search see).
+* cached: a second pass with ``memory`` set to the cache folder, after a first pass that
+  filled it: every patient read from the content store on disk (safetensors + JSON, checked),
+  as a new process (a re-run) does;
+* cached, repeated in this process: the same pass through a ``ContentStore`` that keeps the
+  entries last used in memory (what the candidates of a grid search see).
 
 Each timing is the median of ``--repeats`` runs; the OS file cache is warm for all of them, so
 "cold" means "not in the patch cache". Targets: n_jobs=2 >= 1.6x n_jobs=1; cached >= 20x cold.
@@ -36,7 +37,7 @@ from joblib import parallel_config
 
 from tacelearn.datasets import make_tace_cohort, read_cohort
 from tacelearn.transformers import TumourPatchExtractor
-from tacelearn.transformers._patches import _RECENT_PATCHES
+from tacelearn.utils import ContentStore
 
 QUICK_CENTER_SIZES = (60, 50, 40)
 
@@ -56,14 +57,8 @@ def busy_share_of_others(interval=1.0):
     return (busy_1 - busy_0) / max(total_1 - total_0, 1)
 
 
-def seconds(make_extractor, cohort, backend=None, keep_recent=False):
-    """Wall time of one ``transform`` (``fit`` reads no image and is left out).
-
-    Unless ``keep_recent``, the patches kept in memory by earlier passes are dropped first, so
-    that a cached pass reads joblib's disk cache, as a new process (a re-run) does.
-    """
-    if not keep_recent:
-        _RECENT_PATCHES.clear()
+def seconds(make_extractor, cohort, backend=None):
+    """Wall time of one ``transform`` (``fit`` reads no image and is left out)."""
     extractor = make_extractor().fit(cohort)
     # joblib's default backend outside any parallel_config: entering one for loky would give
     # a differently configured executor, and switching back and forth respawns the workers.
@@ -112,14 +107,16 @@ def main():
         in_memory = []
         startup = seconds(lambda: TumourPatchExtractor(n_jobs=2), cohort.head(4))
         filling = seconds(lambda: TumourPatchExtractor(n_jobs=1, memory=cache), cohort)
+        recent = ContentStore(cache, memory_bytes=512 * 2**20)
+        seconds(lambda: TumourPatchExtractor(n_jobs=1, memory=recent), cohort)  # into memory
         # Round robin: on a shared machine every configuration sees the same load.
         runs = {name: [] for name in configurations}
         for _ in range(args.repeats):
             for name, (make_extractor, backend) in configurations.items():
                 runs[name].append(seconds(make_extractor, cohort, backend))
             # A repeated pass in the same process: the patches are still in memory.
-            in_memory.append(seconds(lambda: TumourPatchExtractor(n_jobs=1, memory=cache),
-                                     cohort, keep_recent=True))
+            in_memory.append(seconds(lambda: TumourPatchExtractor(n_jobs=1, memory=recent),
+                                     cohort))
 
     medians = {name: statistics.median(times) for name, times in runs.items()}
     for name, times in [*runs.items(), ("cached, repeated in this process", in_memory),

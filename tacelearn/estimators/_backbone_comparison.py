@@ -190,7 +190,9 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
     y, classes = _check_labels(y, cohort)
     templates = {name: _encoder(name, "proba", random_state, params[name]) for name in names}
     for template in templates.values():
-        template._check_params()  # bad settings fail now, not after the first backbone
+        # Bad settings fail now, not after the first backbone.
+        template._validate_params()
+        template._check_params()
     splitter = check_cv(cv, y, classifier=True)
     folds = list(splitter.split(np.zeros((len(y), 1)), y, groups))
     _check_folds(folds, y, len(y))
