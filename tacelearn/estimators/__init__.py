@@ -16,6 +16,7 @@ from ._factories import (
     make_dltr_mlp,
 )
 from ._persistence import load_model, save_model
+from ._radiomics_model import make_radiomics_model
 
 _NEEDS_TORCH = {
     "compare_backbones": "._backbone_comparison",
@@ -34,6 +35,7 @@ __all__ = [
     "make_dltr",
     "make_dltr_lr",
     "make_dltr_mlp",
+    "make_radiomics_model",
     "save_model",
 ]
 
