@@ -23,6 +23,7 @@ from ._factories import (
 )
 from ._heads import BinaryLogisticRegression, BinaryMLPClassifier, check_binary_target
 from ._persistence import load_model, save_model
+from ._radiomics_model import make_radiomics_model
 
 _NEEDS_TORCH = {
     "compare_backbones": "._backbone_comparison",
@@ -46,6 +47,7 @@ __all__ = [
     "make_dltr",
     "make_dltr_lr",
     "make_dltr_mlp",
+    "make_radiomics_model",
     "save_model",
 ]
 

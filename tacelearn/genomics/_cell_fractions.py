@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..stats import mann_whitney_u
 from ._checks import align_to_samples, check_expression, check_two_groups
-from ._differential import adjust_pvalues, mann_whitney
+from ._differential import adjust_pvalues
 
 __all__ = ["compare_cell_fractions"]
 
 
 def compare_cell_fractions(fractions, groups, *, reference=None, fdr="bh"):
     """Mann-Whitney U test of each cell type's fraction between two groups of samples.
+
+    P values are R's ``wilcox.test(x, y)``: exact when both groups have fewer than 50 samples
+    and a cell type's fractions have no ties, otherwise the normal approximation with
+    continuity correction (:func:`tacelearn.stats.mann_whitney_u`). A cell type whose
+    fractions are all equal (e.g. 0 in every sample) is not tested: NaN, left out of the
+    false discovery rate adjustment.
 
     Parameters
     ----------
@@ -29,8 +36,7 @@ def compare_cell_fractions(fractions, groups, *, reference=None, fdr="bh"):
     table : pandas.DataFrame
         One row per cell type, in the order of ``fractions``' columns: ``cell_type``,
         ``median_<other>`` and ``median_<reference>`` (e.g. ``median_high``, ``median_low``),
-        ``statistic`` (U of the other group), ``pvalue`` (two-sided, scipy's default method)
-        and ``qvalue``.
+        ``statistic`` (U of the other group), ``pvalue`` (two-sided) and ``qvalue``.
 
     See Also
     --------
@@ -56,7 +62,7 @@ def compare_cell_fractions(fractions, groups, *, reference=None, fdr="bh"):
     numerator, reference = check_two_groups(groups, reference=reference)
     first = fractions[(groups == numerator).to_numpy()]
     second = fractions[(groups == reference).to_numpy()]
-    statistic, pvalue = mann_whitney(first.to_numpy(), second.to_numpy())
+    statistic, pvalue = mann_whitney_u(first.to_numpy(), second.to_numpy())
     return pd.DataFrame({
         "cell_type": fractions.columns,
         f"median_{numerator}": first.median().to_numpy(),

@@ -8,15 +8,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..stats import mann_whitney_u
 from ._checks import align_to_samples, check_expression, check_two_groups
 
-__all__ = ["adjust_pvalues", "differential_expression", "mann_whitney"]
+__all__ = ["adjust_pvalues", "differential_expression"]
 
 _METHODS = ("welch", "mannwhitney")
 _FDR_METHODS = ("bh", "by")
-# scipy's mannwhitneyu(method="auto") computes exact p-values only when a group has at most
-# this many samples and the gene has no ties.
-_MWU_EXACT_MAX_SIZE = 8
 
 
 def _welch(first, second):
@@ -36,26 +34,9 @@ def _welch(first, second):
     return statistic, pvalue
 
 
-def _has_ties(values):
-    ordered = np.sort(values, axis=0)
-    return (np.diff(ordered, axis=0) == 0).any(axis=0)
-
-
-def mann_whitney(first, second):
-    if min(len(first), len(second)) > _MWU_EXACT_MAX_SIZE:
-        result = stats.mannwhitneyu(first, second, axis=0, method="asymptotic")
-        return result.statistic, result.pvalue
-    # Vectorised "auto" would pick one method for all genes; choose per gene as scipy does
-    # gene by gene, so that the p-values do not depend on which other genes are in the table.
-    statistic = np.empty(first.shape[1])
-    pvalue = np.empty(first.shape[1])
-    tied = _has_ties(np.vstack([first, second]))
-    for method, genes in (("asymptotic", tied), ("exact", ~tied)):
-        if genes.any():
-            result = stats.mannwhitneyu(first[:, genes], second[:, genes], axis=0, method=method)
-            statistic[genes] = result.statistic
-            pvalue[genes] = result.pvalue
-    return statistic, pvalue
+def _mann_whitney(first, second):
+    # Gene by gene, exact or normal as R's wilcox.test chooses; NaN where all values are equal.
+    return tuple(mann_whitney_u(first, second))
 
 
 def _check_fdr(method):
@@ -87,9 +68,10 @@ def differential_expression(expression, groups, *, method="welch", fdr="bh", ref
         from ``groups`` are named in the error); labels of other ids are ignored. An array is
         taken in the order of ``expression``'s rows.
     method : {"welch", "mannwhitney"}, default="welch"
-        Welch's unequal-variance t-test or the Mann-Whitney U test (scipy), run on all genes
-        at once. Mann-Whitney p-values are those scipy gives gene by gene with its default
-        ``method="auto"``.
+        Welch's unequal-variance t-test (R's ``t.test``) or the Mann-Whitney U test, run on
+        all genes at once. Mann-Whitney p-values are R's ``wilcox.test(x, y)``: exact when both
+        groups have fewer than 50 samples and the gene has no ties, otherwise the normal
+        approximation with continuity correction (:func:`tacelearn.stats.mann_whitney_u`).
     fdr : {"bh", "by"}, default="bh"
         False discovery rate control across genes: Benjamini-Hochberg or Benjamini-Yekutieli.
     reference : label, optional
@@ -102,10 +84,11 @@ def differential_expression(expression, groups, *, method="welch", fdr="bh", ref
         One row per gene, sorted by q-value then p-value: ``gene``, ``log2_fold_change``
         (mean of the other group minus mean of ``reference``, i.e. "high" over "low" on the
         log2 scale), ``statistic`` (Welch t, positive when the other group is higher; or the
-        Mann-Whitney U of the other group), ``pvalue`` and ``qvalue``. Genes constant within
-        both groups have no Welch statistic: their ``statistic``, ``pvalue`` and ``qvalue``
-        are NaN and they come last. ``table.attrs["comparison"]`` holds
-        ``(other_label, reference)``.
+        Mann-Whitney U of the other group), ``pvalue`` and ``qvalue``. Genes that cannot be
+        tested (constant within both groups for Welch, all values equal for Mann-Whitney: R's
+        tests give NA there) have NaN ``statistic``, ``pvalue`` and ``qvalue``, do not count
+        in the false discovery rate adjustment, and come last.
+        ``table.attrs["comparison"]`` holds ``(other_label, reference)``.
 
     See Also
     --------
@@ -140,7 +123,7 @@ def differential_expression(expression, groups, *, method="welch", fdr="bh", ref
     values = expression.to_numpy()
     first = values[(groups == numerator).to_numpy()]
     second = values[(groups == reference).to_numpy()]
-    test = _welch if method == "welch" else mann_whitney
+    test = _welch if method == "welch" else _mann_whitney
     statistic, pvalue = test(first, second)
     table = pd.DataFrame({
         "gene": expression.columns,

@@ -3,6 +3,7 @@ performance tables (Table 2) and scikit-learn scorers."""
 
 from ._decision_curve import REFERENCE_STRATEGIES, decision_curve, net_benefit
 from ._delong import (
+    DIRECTIONS,
     ConfidenceInterval,
     DeLongTestResult,
     delong_covariance,
@@ -10,6 +11,7 @@ from ._delong import (
     delong_roc_test,
     delong_roc_variance,
     delong_test_matrix,
+    roc_direction,
 )
 from ._scorers import delong_auc_scorer, net_benefit_scorer
 from ._tables import (
@@ -18,9 +20,17 @@ from ._tables import (
     format_performance_table,
     performance_table,
 )
-from ._threshold import THRESHOLD_METRICS, binary_metrics, binary_metrics_ci, youden_threshold
+from ._threshold import (
+    CI_METHODS,
+    THRESHOLD_METRICS,
+    binary_metrics,
+    binary_metrics_ci,
+    youden_threshold,
+)
 
 __all__ = [
+    "CI_METHODS",
+    "DIRECTIONS",
     "PERFORMANCE_METRICS",
     "REFERENCE_STRATEGIES",
     "THRESHOLD_METRICS",
@@ -40,5 +50,6 @@ __all__ = [
     "net_benefit",
     "net_benefit_scorer",
     "performance_table",
+    "roc_direction",
     "youden_threshold",
 ]

@@ -13,6 +13,7 @@ __all__ = ["REFERENCE_STRATEGIES", "decision_curve", "net_benefit"]
 
 #: Names of the two reference strategies in :func:`decision_curve`'s output.
 REFERENCE_STRATEGIES = ("treat_all", "treat_none")
+_SMALLEST_POSITIVE = np.nextafter(0.0, 1.0)
 
 
 def _check_thresholds(thresholds):
@@ -35,8 +36,14 @@ def _check_harm(harm, name):
 
 
 def _called_positive(sorted_scores, thresholds):
-    """How many of the sorted scores are >= each threshold."""
-    return sorted_scores.shape[0] - np.searchsorted(sorted_scores, thresholds, side="left")
+    """How many of the sorted scores are >= each threshold, a score of exactly 0 never.
+
+    dcurves (R and Python) moves scores of exactly 0 to -epsilon before comparing, so that
+    such a patient is not treated even at the threshold 0; the smallest positive double as
+    the least threshold does the same.
+    """
+    effective = np.maximum(thresholds, _SMALLEST_POSITIVE)
+    return sorted_scores.shape[0] - np.searchsorted(sorted_scores, effective, side="left")
 
 
 def _odds(thresholds):
@@ -51,7 +58,8 @@ def net_benefit(y_true, y_score, threshold, *, harm=0.0, pos_label=None):
     """Net benefit of treating the patients whose predicted probability reaches a threshold.
 
     ``net_benefit = TP / n - FP / n * pt / (1 - pt) - harm``, a patient being treated when
-    ``score >= pt`` (Vickers & Elkin 2006).
+    ``score >= pt`` (Vickers & Elkin 2006) and the score is not exactly 0: as R's and
+    Python's dcurves, a patient given probability 0 is never treated, even at ``pt = 0``.
 
     Parameters
     ----------
@@ -95,6 +103,9 @@ def net_benefit(y_true, y_score, threshold, *, harm=0.0, pos_label=None):
 
 def decision_curve(y_true, scores, *, thresholds=None, harm=0.0, pos_label=None):
     """Decision curves: net benefit across threshold probabilities, with treat-all and treat-none.
+
+    As R's ``dcurves::dca(y ~ model, thresholds = ...)``: a patient is treated when the score
+    reaches the threshold and is not exactly 0 (dcurves never treats a score of 0).
 
     Parameters
     ----------

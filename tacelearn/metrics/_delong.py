@@ -21,6 +21,7 @@ from scipy.special import ndtr, ndtri
 from ._validation import check_binary_outcome, check_named_scores, check_scores
 
 __all__ = [
+    "DIRECTIONS",
     "ConfidenceInterval",
     "DeLongTestResult",
     "delong_covariance",
@@ -28,9 +29,12 @@ __all__ = [
     "delong_roc_test",
     "delong_roc_variance",
     "delong_test_matrix",
+    "roc_direction",
 ]
 
 _ALTERNATIVES = ("two-sided", "greater", "less")
+#: pROC's ``direction``: "<" (controls below cases, tacelearn's default), ">" or "auto".
+DIRECTIONS = ("<", ">", "auto")
 
 
 class ConfidenceInterval(NamedTuple):
@@ -183,6 +187,62 @@ def _check_confidence_level(confidence_level):
     return ndtri(0.5 + confidence_level / 2.0)
 
 
+def _check_direction(direction):
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+
+
+def _resolved(scores, is_case, direction):
+    # pROC's "auto": ">" when the controls' median exceeds the cases' (the AUC may then be
+    # below 0.5: the rule looks at medians, not at the AUC).
+    if direction == "auto":
+        return ">" if np.median(scores[~is_case]) > np.median(scores[is_case]) else "<"
+    return direction
+
+
+def _oriented(scores, is_case, direction):
+    """Scores turned so that higher means more likely a case, per pROC's ``direction``."""
+    return -scores if _resolved(scores, is_case, direction) == ">" else scores
+
+
+def roc_direction(y_true, y_score, direction="auto", *, pos_label=None):
+    """The ROC direction pROC would use: ``"<"`` or ``">"``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary outcome.
+    y_score : array-like of shape (n_samples,)
+        Scores.
+    direction : {"<", ">", "auto"}, default="auto"
+        ``"<"``: controls score lower than cases (tacelearn's default everywhere else: never
+        flipped); ``">"``: they score higher; ``"auto"``: pROC's ``roc(direction = "auto")``
+        rule, ``">"`` when the controls' median score exceeds the cases'.
+    pos_label : int, float, bool or str, default=None
+        The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
+
+    Returns
+    -------
+    direction : str
+        ``"<"`` or ``">"``.
+
+    See Also
+    --------
+    delong_roc_variance : Takes the same ``direction``.
+
+    Examples
+    --------
+    >>> from tacelearn.metrics import roc_direction
+    >>> y = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    >>> score = [.9, .8, .1, .2, .85, .7, .75, .3, .95, .6]
+    >>> roc_direction(y, score)  # pROC: roc(y, score)$direction, though AUC("<") = 0.52
+    '>'
+    """
+    _check_direction(direction)
+    is_case = check_binary_outcome(y_true, pos_label=pos_label)
+    return _resolved(check_scores(y_score, is_case.shape[0]), is_case, direction)
+
+
 def _outcome_counts(y_true, pos_label):
     is_case = check_binary_outcome(y_true, pos_label=pos_label)
     n_cases = int(is_case.sum())
@@ -195,7 +255,7 @@ def _outcome_counts(y_true, pos_label):
     return is_case, n_cases, n_controls
 
 
-def delong_roc_variance(y_true, y_score, *, pos_label=None):
+def delong_roc_variance(y_true, y_score, *, pos_label=None, direction="<"):
     """AUC and its DeLong variance, by the fast midrank algorithm.
 
     Parameters
@@ -203,9 +263,13 @@ def delong_roc_variance(y_true, y_score, *, pos_label=None):
     y_true : array-like of shape (n_samples,)
         Binary outcome.
     y_score : array-like of shape (n_samples,)
-        Scores; higher means more likely a case (pROC's ``direction="<"``).
+        Scores.
     pos_label : int, float, bool or str, default=None
         The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
+    direction : {"<", ">", "auto"}, default="<"
+        pROC's ``direction``: ``"<"``, higher scores mean more likely a case (never
+        flipped, tacelearn's default); ``">"``, lower scores do; ``"auto"``, pROC's guess:
+        ``">"`` when the controls' median score exceeds the cases'.
 
     Returns
     -------
@@ -226,19 +290,21 @@ def delong_roc_variance(y_true, y_score, *, pos_label=None):
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from tacelearn.metrics import delong_roc_variance
-    >>> asah = pd.read_csv("../shared/data/asah/aSAH.csv")
-    >>> auc, variance = delong_roc_variance(asah["outcome"], asah["s100b"], pos_label="Poor")
+    >>> y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> m1 = [.10, .35, .20, .60, .30, .45, .70, .40, .80, .65, .90, .55]
+    >>> m2 = [.30, .20, .50, .40, .10, .60, .35, .70, .45, .80, .25, .75]
+    >>> auc, variance = delong_roc_variance(y, m1)  # pROC: auc(r), var(r) of roc(y, m1)
     >>> print(f"{auc:.7f} {variance:.10f}")
-    0.7313686 0.0026686825
+    0.9166667 0.0064814815
     """
+    _check_direction(direction)
     is_case, n_cases, n_controls = _outcome_counts(y_true, pos_label)
-    scores = check_scores(y_score, is_case.shape[0])
+    scores = _oriented(check_scores(y_score, is_case.shape[0]), is_case, direction)
     return _single_variance(scores, is_case, n_cases, n_controls)
 
 
-def delong_roc_ci(y_true, y_score, confidence_level=0.95, *, pos_label=None):
+def delong_roc_ci(y_true, y_score, confidence_level=0.95, *, pos_label=None, direction="<"):
     """DeLong confidence interval of the AUC, as pROC's ``ci.auc(method="delong")``.
 
     The Wald interval AUC +/- z * sqrt(variance), clipped to [0, 1].
@@ -248,10 +314,12 @@ def delong_roc_ci(y_true, y_score, confidence_level=0.95, *, pos_label=None):
     y_true : array-like of shape (n_samples,)
         Binary outcome.
     y_score : array-like of shape (n_samples,)
-        Scores; higher means more likely a case.
+        Scores.
     confidence_level : float, default=0.95
     pos_label : int, float, bool or str, default=None
         The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
+    direction : {"<", ">", "auto"}, default="<"
+        pROC's ``direction`` (see :func:`delong_roc_variance`).
 
     Returns
     -------
@@ -264,21 +332,24 @@ def delong_roc_ci(y_true, y_score, confidence_level=0.95, *, pos_label=None):
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from tacelearn.metrics import delong_roc_ci
-    >>> asah = pd.read_csv("../shared/data/asah/aSAH.csv")
-    >>> low, high = delong_roc_ci(asah["outcome"], asah["s100b"], pos_label="Poor")
+    >>> y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> m1 = [.10, .35, .20, .60, .30, .45, .70, .40, .80, .65, .90, .55]
+    >>> m2 = [.30, .20, .50, .40, .10, .60, .35, .70, .45, .80, .25, .75]
+    >>> low, high = delong_roc_ci(y, m1)  # pROC: ci.auc(roc(y, m1), method = "delong")
     >>> print(f"{low:.4f}-{high:.4f}")
-    0.6301-0.8326
+    0.7589-1.0000
     """
     z = _check_confidence_level(confidence_level)
-    auc, variance = delong_roc_variance(y_true, y_score, pos_label=pos_label)
+    auc, variance = delong_roc_variance(y_true, y_score, pos_label=pos_label,
+                                        direction=direction)
     half_width = float(z * np.sqrt(variance))
     return ConfidenceInterval(max(auc - half_width, 0.0), min(auc + half_width, 1.0))
 
 
 def delong_roc_test(
-    y_true, y_score_1, y_score_2, *, alternative="two-sided", confidence_level=0.95, pos_label=None
+    y_true, y_score_1, y_score_2, *, alternative="two-sided", confidence_level=0.95,
+    pos_label=None, direction="<",
 ):
     """DeLong's test for two correlated ROC curves (the same patients scored by two models).
 
@@ -287,13 +358,17 @@ def delong_roc_test(
     y_true : array-like of shape (n_samples,)
         Binary outcome.
     y_score_1, y_score_2 : array-like of shape (n_samples,)
-        The two models' scores for the same patients; higher means more likely a case.
+        The two models' scores for the same patients.
     alternative : {"two-sided", "greater", "less"}, default="two-sided"
         "greater" tests AUC1 > AUC2, "less" tests AUC1 < AUC2.
     confidence_level : float, default=0.95
         Level of the interval of AUC1 - AUC2.
     pos_label : int, float, bool or str, default=None
         The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
+    direction : {"<", ">", "auto"}, default="<"
+        pROC's ``direction`` of each curve (see :func:`delong_roc_variance`); with
+        ``"auto"`` each model's direction is chosen on its own, as two ``roc(...,
+        direction = "auto")`` objects passed to ``roc.test``.
 
     Returns
     -------
@@ -310,23 +385,25 @@ def delong_roc_test(
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from tacelearn.metrics import delong_roc_test
-    >>> asah = pd.read_csv("../shared/data/asah/aSAH.csv")
-    >>> result = delong_roc_test(asah["outcome"], asah["s100b"], asah["wfns"], pos_label="Poor")
-    >>> print(f"Z = {result.statistic:.3f}, p = {result.pvalue:.5f}")
-    Z = -2.209, p = 0.02718
-    >>> print(f"{result.auc_1:.7f} {result.auc_2:.7f}")
-    0.7313686 0.8236789
+    >>> y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> m1 = [.10, .35, .20, .60, .30, .45, .70, .40, .80, .65, .90, .55]
+    >>> m2 = [.30, .20, .50, .40, .10, .60, .35, .70, .45, .80, .25, .75]
+    >>> result = delong_roc_test(y, m1, m2)  # pROC: roc.test(roc(y, m1), roc(y, m2))
+    >>> print(f"Z = {result.statistic:.4f}, p = {result.pvalue:.4f}")
+    Z = 0.9129, p = 0.3613
+    >>> print(f"{result.auc_1:.4f} {result.auc_2:.4f}")
+    0.9167 0.7500
     """
     if alternative not in _ALTERNATIVES:
         raise ValueError(f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}")
+    _check_direction(direction)
     z = float(_check_confidence_level(confidence_level))
     is_case, n_cases, n_controls = _outcome_counts(y_true, pos_label)
-    first = _placements(check_scores(y_score_1, is_case.shape[0], name="y_score_1"),
-                        is_case, n_cases, n_controls)
-    second = _placements(check_scores(y_score_2, is_case.shape[0], name="y_score_2"),
-                         is_case, n_cases, n_controls)
+    first, second = (
+        _placements(_oriented(check_scores(scores, is_case.shape[0], name=name), is_case,
+                              direction), is_case, n_cases, n_controls)
+        for scores, name in ((y_score_1, "y_score_1"), (y_score_2, "y_score_2")))
     difference = first.auc - second.auc
     variance = _difference_variance(first, second)
     statistic, pvalue = _z_and_pvalue(difference, variance, alternative)
@@ -346,7 +423,7 @@ def delong_roc_test(
     )
 
 
-def delong_covariance(y_true, scores, *, pos_label=None):
+def delong_covariance(y_true, scores, *, pos_label=None, direction="<"):
     """AUCs of several models scored on the same patients and DeLong's covariance matrix.
 
     Parameters
@@ -358,6 +435,8 @@ def delong_covariance(y_true, scores, *, pos_label=None):
         model, or a 2-D array with one column per model.
     pos_label : int, float, bool or str, default=None
         The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
+    direction : {"<", ">", "auto"}, default="<"
+        pROC's ``direction`` of each model's curve (see :func:`delong_roc_variance`).
 
     Returns
     -------
@@ -371,18 +450,21 @@ def delong_covariance(y_true, scores, *, pos_label=None):
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from tacelearn.metrics import delong_covariance
-    >>> asah = pd.read_csv("../shared/data/asah/aSAH.csv")
-    >>> aucs, cov = delong_covariance(asah["outcome"], asah[["wfns", "s100b"]], pos_label="Poor")
+    >>> y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> m1 = [.10, .35, .20, .60, .30, .45, .70, .40, .80, .65, .90, .55]
+    >>> m2 = [.30, .20, .50, .40, .10, .60, .35, .70, .45, .80, .25, .75]
+    >>> aucs, cov = delong_covariance(y, {"m1": m1, "m2": m2})
     >>> aucs.round(4).tolist()
-    [0.8237, 0.7314]
-    >>> print(f"{cov[0, 1]:.8f}")
-    0.00119616
+    [0.9167, 0.75]
+    >>> print(f"{cov[0, 1]:.10f}")  # pROC: cov(roc(y, m1), roc(y, m2))
+    -0.0018518519
     """
+    _check_direction(direction)
     is_case, n_cases, n_controls = _outcome_counts(y_true, pos_label)
     _, matrix = check_named_scores(scores, is_case.shape[0])
-    placements = [_placements(row, is_case, n_cases, n_controls) for row in matrix]
+    placements = [_placements(_oriented(row, is_case, direction), is_case, n_cases, n_controls)
+                  for row in matrix]
     aucs = np.array([p.auc for p in placements])
     case_dev = np.stack([p.case for p in placements]) - aucs[:, None]
     control_dev = np.stack([p.control for p in placements]) - aucs[:, None]
@@ -391,7 +473,8 @@ def delong_covariance(y_true, scores, *, pos_label=None):
     return aucs, s10 / n_cases + s01 / n_controls
 
 
-def delong_test_matrix(y_true, scores_by_model, *, alternative="two-sided", pos_label=None):
+def delong_test_matrix(y_true, scores_by_model, *, alternative="two-sided", pos_label=None,
+                       direction="<"):
     """Pairwise DeLong p-values between models scored on the same patients.
 
     Parameters
@@ -404,6 +487,8 @@ def delong_test_matrix(y_true, scores_by_model, *, alternative="two-sided", pos_
         Cell (row i, column j) tests AUC_i against AUC_j with this alternative.
     pos_label : int, float, bool or str, default=None
         The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
+    direction : {"<", ">", "auto"}, default="<"
+        pROC's ``direction`` of each model's curve (see :func:`delong_roc_variance`).
 
     Returns
     -------
@@ -417,21 +502,24 @@ def delong_test_matrix(y_true, scores_by_model, *, alternative="two-sided", pos_
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from tacelearn.metrics import delong_test_matrix
-    >>> asah = pd.read_csv("../shared/data/asah/aSAH.csv")
-    >>> delong_test_matrix(asah["outcome"], asah[["wfns", "ndka", "s100b"]],
-    ...                    pos_label="Poor").round(4)
-             wfns    ndka   s100b
-    wfns   1.0000  0.0051  0.0272
-    ndka   0.0051  1.0000  0.1643
-    s100b  0.0272  0.1643  1.0000
+    >>> y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> m1 = [.10, .35, .20, .60, .30, .45, .70, .40, .80, .65, .90, .55]
+    >>> m2 = [.30, .20, .50, .40, .10, .60, .35, .70, .45, .80, .25, .75]
+    >>> m3 = [.20, .10, .30, .50, .40, .60, .90, .70, .60, .80, .50, .95]
+    >>> delong_test_matrix(y, {"m1": m1, "m2": m2, "m3": m3}).round(4)  # pROC: roc.test
+            m1      m2      m3
+    m1  1.0000  0.3613  0.7691
+    m2  0.3613  1.0000  0.1064
+    m3  0.7691  0.1064  1.0000
     """
     if alternative not in _ALTERNATIVES:
         raise ValueError(f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}")
+    _check_direction(direction)
     is_case, n_cases, n_controls = _outcome_counts(y_true, pos_label)
     names, matrix = check_named_scores(scores_by_model, is_case.shape[0])
-    placements = [_placements(row, is_case, n_cases, n_controls) for row in matrix]
+    placements = [_placements(_oriented(row, is_case, direction), is_case, n_cases, n_controls)
+                  for row in matrix]
     pvalues = np.empty((len(names), len(names)))
     for i, first in enumerate(placements):
         for j, second in enumerate(placements):

@@ -30,9 +30,9 @@ def performance_table(
     scores_by_model,
     *,
     threshold=0.5,
-    method="bootstrap",
+    method="wilson",
     n_resamples=2000,
-    stratified=True,
+    stratified=False,
     confidence_level=0.95,
     random_state=None,
     pos_label=None,
@@ -52,11 +52,15 @@ def performance_table(
         cohort.
     threshold : float, default=0.5
         A patient is called a responder when ``score >= threshold``.
-    method : {"bootstrap", "wilson", "exact"}, default="bootstrap"
-        Interval of the threshold metrics (see :func:`binary_metrics_ci`).
+    method : {"wilson", "wilsoncc", "exact", "bootstrap"}, default="wilson"
+        Interval of the threshold metrics (see :func:`binary_metrics_ci`): Wilson's score
+        interval by default (R's ``prop.test(k, n, correct = FALSE)``).
     n_resamples : int, default=2000
-    stratified : bool, default=True
+        Bootstrap resamples (``method="bootstrap"`` only).
+    stratified : bool, default=False
+        Stratified bootstrap (``method="bootstrap"`` only; see :func:`binary_metrics_ci`).
     confidence_level : float, default=0.95
+        Level of every interval, the AUC's included.
     random_state : int, RandomState instance or None, default=None
         Seed of the bootstraps; one stream serves all models and cohorts in order.
     pos_label : int, float, bool or str, default=None
@@ -67,7 +71,8 @@ def performance_table(
     table : pandas.DataFrame
         One row per model, cohort and metric (``auc`` then accuracy, sensitivity, specificity,
         ppv, npv), columns ``model``, ``cohort``, ``metric``, ``estimate``, ``low``, ``high``
-        and ``ci_method`` ("delong" for the AUC, ``method`` otherwise).
+        and ``ci_method`` ("delong" for the AUC; ``method`` for the others, except
+        ``"wilson"`` where a bootstrap estimate is 0 or 1).
 
     Raises
     ------
@@ -124,8 +129,9 @@ def performance_table(
             except (TypeError, ValueError) as error:
                 raise type(error)(f"model {model!r}, cohort {cohort!r}: {error}") from error
             rows.append((model, cohort, "auc", auc, auc_low, auc_high, "delong"))
+            methods = thresholded.attrs["ci_methods"]
             rows.extend(
-                (model, cohort, metric, row.estimate, row.low, row.high, method)
+                (model, cohort, metric, row.estimate, row.low, row.high, methods[metric])
                 for metric, row in thresholded.iterrows()
             )
     return pd.DataFrame(rows, columns=list(_COLUMNS))

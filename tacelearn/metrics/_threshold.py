@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
-from scipy.stats import beta
+from scipy.special import ndtr, ndtri
+from scipy.stats import binomtest
 from sklearn.utils import check_random_state
 
 from ._validation import check_binary_outcome, check_scores
 
-__all__ = ["THRESHOLD_METRICS", "binary_metrics", "binary_metrics_ci", "youden_threshold"]
+__all__ = ["CI_METHODS", "THRESHOLD_METRICS", "binary_metrics", "binary_metrics_ci",
+           "youden_threshold"]
 
 #: The proportions :func:`binary_metrics_ci` reports, in Table 2's order.
 THRESHOLD_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
-_CI_METHODS = ("bootstrap", "wilson", "exact")
+#: Interval methods of :func:`binary_metrics_ci`; "wilson" is the default.
+CI_METHODS = ("wilson", "wilsoncc", "exact", "bootstrap")
+_SCIPY_METHODS = {"wilson": "wilson", "wilsoncc": "wilsoncc", "exact": "exact"}
 
 
 def _confusion_counts(is_case, scores, threshold):
@@ -89,23 +92,15 @@ def binary_metrics(y_true, y_score, threshold=0.5, *, pos_label=None):
     return metrics
 
 
-def _wilson_interval(successes, trials, z):
-    p = successes / trials
-    denominator = 1.0 + z * z / trials
-    centre = (p + z * z / (2.0 * trials)) / denominator
-    half_width = z * np.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denominator
-    low = 0.0 if successes == 0 else centre - half_width
-    high = 1.0 if successes == trials else centre + half_width
-    return low, high
-
-
-def _clopper_pearson_interval(successes, trials, alpha):
-    low = 0.0 if successes == 0 else beta.ppf(alpha / 2.0, successes, trials - successes + 1)
-    if successes == trials:
-        high = 1.0
-    else:
-        high = beta.ppf(1.0 - alpha / 2.0, successes + 1, trials - successes)
-    return float(low), float(high)
+def _proportion_intervals(numerators, denominators, confidence_level, method):
+    """Per metric, scipy's interval of the binomial proportion (NaN where undefined)."""
+    bounds = np.full((len(numerators), 2), np.nan)
+    for row, (successes, trials) in enumerate(zip(numerators, denominators)):
+        if trials > 0:
+            interval = binomtest(int(successes), int(trials)).proportion_ci(
+                confidence_level=confidence_level, method=_SCIPY_METHODS[method])
+            bounds[row] = interval.low, interval.high
+    return bounds
 
 
 def _resampled_counts(tp, fp, tn, fn, n_resamples, stratified, random_state):
@@ -127,16 +122,70 @@ def _resampled_counts(tp, fp, tn, fn, n_resamples, stratified, random_state):
     return cells[:, 0], cells[:, 1], cells[:, 2], cells[:, 3]
 
 
-def _percentile_intervals(resampled, confidence_level):
-    """Percentile intervals per metric row, ignoring the resamples where a metric is undefined."""
+def _jackknife_acceleration(counts):
+    """BCa acceleration of each metric, from the n leave-one-patient-out estimates.
+
+    Leaving out a patient changes the 2x2 table by one in that patient's cell, so there are
+    four distinct jackknife estimates, weighted by the cell counts.
+    """
+    counts = np.asarray(counts, dtype=float)
+    left_out = counts[None, :] - np.eye(4)  # row k: one patient of cell k left out
+    values = _ratio(*_fractions(*left_out.T))  # (n_metrics, 4); NaN where undefined
+    weights = np.broadcast_to(counts, values.shape) * ~np.isnan(values)
+    values = np.nan_to_num(values)
+    # NaN (no acceleration) for a metric without any defined jackknife estimate or spread.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (weights * values).sum(axis=1) / weights.sum(axis=1)
+        deviation = mean[:, None] - values
+        spread = (weights * deviation**2).sum(axis=1)
+        return (weights * deviation**3).sum(axis=1) / (6.0 * spread**1.5)
+
+
+def _bca_intervals(resampled, estimates, acceleration, confidence_level):
+    """BCa intervals per metric row (Efron 1987), ignoring resamples where it is undefined."""
     alpha = 1.0 - confidence_level
     bounds = np.full((resampled.shape[0], 2), np.nan)
-    undefined = np.isnan(resampled).sum(axis=1)
     for row, values in enumerate(resampled):
         defined = values[~np.isnan(values)]
-        if defined.size:
-            bounds[row] = np.percentile(defined, [100.0 * alpha / 2.0, 100.0 * (1.0 - alpha / 2.0)])
-    return bounds, undefined
+        if defined.size == 0 or np.isnan(estimates[row]):
+            continue
+        bias = ndtri(np.mean(defined < estimates[row]))
+        if not np.isfinite(bias):  # every resample on one side: a boundary estimate
+            continue
+        z = ndtri(np.array([alpha / 2.0, 1.0 - alpha / 2.0]))
+        a = 0.0 if np.isnan(acceleration[row]) else acceleration[row]
+        levels = ndtr(bias + (bias + z) / (1.0 - a * (bias + z)))
+        if np.isfinite(levels).all():
+            bounds[row] = np.percentile(defined, 100.0 * levels)
+    return bounds
+
+
+def _bootstrap(counts, estimates, numerators, denominators, settings):
+    """BCa bootstrap intervals, with Wilson's where the estimate is 0 or 1 (see the docs)."""
+    resampled = _ratio(*_fractions(*_resampled_counts(
+        *counts, settings["n_resamples"], settings["stratified"], settings["random_state"])))
+    bounds = _bca_intervals(resampled, estimates, _jackknife_acceleration(counts),
+                            settings["confidence_level"])
+    # At 0% or 100% every resample equals the estimate: no bootstrap interval has a width.
+    boundary = (estimates == 0.0) | (estimates == 1.0) | np.isnan(bounds).any(axis=1)
+    boundary &= ~np.isnan(estimates)
+    if boundary.any():  # scipy's binomtest also computes a P value: only where needed
+        bounds[boundary] = _proportion_intervals(numerators[boundary], denominators[boundary],
+                                                 settings["confidence_level"], "wilson")
+    methods = np.where(boundary, "wilson", "bootstrap")
+    undefined = np.isnan(resampled).sum(axis=1)
+    return bounds, methods, undefined
+
+
+def _check_ci_arguments(method, confidence_level, n_resamples):
+    if method not in CI_METHODS:
+        raise ValueError(f"method must be one of {CI_METHODS}, got {method!r}")
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(
+            f"confidence_level must lie strictly between 0 and 1, got {confidence_level!r}"
+        )
+    if method == "bootstrap" and (int(n_resamples) != n_resamples or n_resamples < 1):
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
 
 
 def binary_metrics_ci(
@@ -144,9 +193,9 @@ def binary_metrics_ci(
     y_score,
     *,
     threshold=0.5,
-    method="bootstrap",
+    method="wilson",
     n_resamples=2000,
-    stratified=True,
+    stratified=False,
     confidence_level=0.95,
     random_state=None,
     pos_label=None,
@@ -160,16 +209,25 @@ def binary_metrics_ci(
     y_score : array-like of shape (n_samples,)
         Scores; a patient is called positive when ``score >= threshold``.
     threshold : float, default=0.5
-    method : {"bootstrap", "wilson", "exact"}, default="bootstrap"
-        ``"bootstrap"``: percentile intervals of ``n_resamples`` resamples of the patients,
-        vectorised. ``"wilson"``: Wilson score interval of each proportion. ``"exact"``:
-        Clopper-Pearson interval of each proportion.
+        The score at or above which a patient is called positive.
+    method : {"wilson", "wilsoncc", "exact", "bootstrap"}, default="wilson"
+        Interval of each proportion. ``"wilson"``: Wilson's score interval (R's
+        ``prop.test(k, n, correct = FALSE)$conf.int``); ``"wilsoncc"``: with continuity
+        correction (R's ``prop.test(k, n)$conf.int``, except at k = n / 2 where R drops the
+        correction); ``"exact"``: Clopper-Pearson (R's ``binom.test(k, n)$conf.int``); all
+        three by :meth:`scipy.stats.binomtest(k, n).proportion_ci
+        <scipy.stats._result_classes.BinomTestResult.proportion_ci>`. ``"bootstrap"``: the
+        bias-corrected and accelerated (BCa) interval of ``n_resamples`` resamples of the
+        patients; where the estimate is 0 or 1 (e.g. 20/20) every resample equals it, so the
+        Wilson interval is given instead (see Returns).
     n_resamples : int, default=2000
         Bootstrap resamples (``method="bootstrap"`` only).
-    stratified : bool, default=True
-        Resample cases and controls separately, keeping their numbers fixed, as pROC does
-        (``method="bootstrap"`` only). Sensitivity and specificity then never become undefined.
+    stratified : bool, default=False
+        Resample cases and controls separately, keeping their numbers fixed, as pROC's
+        ``ci.coords`` does (``method="bootstrap"`` only). That fixes the prevalence, which
+        understates the uncertainty of PPV and NPV; the default resamples patients as a whole.
     confidence_level : float, default=0.95
+        Level of the intervals.
     random_state : int, RandomState instance or None, default=None
         Seed of the bootstrap.
     pos_label : int, float, bool or str, default=None
@@ -181,9 +239,11 @@ def binary_metrics_ci(
         One row per metric (index ``metric``: accuracy, sensitivity, specificity, ppv, npv) with
         columns ``estimate`` (on the data), ``low``, ``high``, ``numerator`` and
         ``denominator`` (the counts behind the estimate, e.g. TP and TP + FN for sensitivity).
-        A metric with a zero denominator has NaN estimate and bounds. In a bootstrap, resamples
-        where a metric is undefined (PPV when no resampled patient is called positive) are left
-        out of that metric's percentiles; ``table.attrs["undefined_resamples"]`` counts them.
+        A metric with a zero denominator has NaN estimate and bounds.
+        ``table.attrs["ci_methods"]`` names the interval of each metric (``"bootstrap"``, or
+        ``"wilson"`` where a bootstrap estimate was 0 or 1). In a bootstrap, resamples where a
+        metric is undefined (PPV when no resampled patient is called positive) are left out of
+        that metric's interval; ``table.attrs["undefined_resamples"]`` counts them.
 
     See Also
     --------
@@ -195,7 +255,7 @@ def binary_metrics_ci(
     >>> from tacelearn.metrics import binary_metrics_ci
     >>> y = [0] * 6 + [1] * 4
     >>> score = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.45, 0.55, 0.8, 0.9]
-    >>> binary_metrics_ci(y, score, method="wilson").round(3)
+    >>> binary_metrics_ci(y, score).round(3)  # Wilson, as R's prop.test(correct = FALSE)
                  estimate    low   high  numerator  denominator
     metric
     accuracy        0.700  0.397  0.892          7           10
@@ -204,45 +264,24 @@ def binary_metrics_ci(
     ppv             0.600  0.231  0.882          3            5
     npv             0.800  0.376  0.964          4            5
     """
-    if method not in _CI_METHODS:
-        raise ValueError(f"method must be one of {_CI_METHODS}, got {method!r}")
-    if not 0.0 < confidence_level < 1.0:
-        raise ValueError(
-            f"confidence_level must lie strictly between 0 and 1, got {confidence_level!r}"
-        )
-    if method == "bootstrap" and (int(n_resamples) != n_resamples or n_resamples < 1):
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    _check_ci_arguments(method, confidence_level, n_resamples)
     is_case, scores = _check_threshold_inputs(y_true, y_score, threshold, pos_label)
     counts = _confusion_counts(is_case, scores, threshold)
     numerators, denominators = _fractions(*counts)
     estimates = _ratio(numerators, denominators)
     attrs = {"method": method, "confidence_level": confidence_level, "threshold": threshold}
-
     if method == "bootstrap":
-        resampled = _ratio(
-            *_fractions(
-                *_resampled_counts(*counts, int(n_resamples), stratified, random_state)
-            )
-        )
-        bounds, undefined = _percentile_intervals(resampled, confidence_level)
-        attrs.update(
-            n_resamples=int(n_resamples),
-            stratified=bool(stratified),
-            undefined_resamples=dict(zip(THRESHOLD_METRICS, undefined.tolist())),
-        )
+        settings = {"n_resamples": int(n_resamples), "stratified": bool(stratified),
+                    "random_state": random_state, "confidence_level": confidence_level}
+        bounds, methods, undefined = _bootstrap(counts, estimates, numerators, denominators,
+                                                settings)
+        attrs.update(n_resamples=int(n_resamples), stratified=bool(stratified),
+                     undefined_resamples=dict(zip(THRESHOLD_METRICS, undefined.tolist())))
     else:
-        z = ndtri(0.5 + confidence_level / 2.0)
-        bounds = np.full((len(THRESHOLD_METRICS), 2), np.nan)
-        for row, (successes, trials) in enumerate(zip(numerators, denominators)):
-            if trials == 0:
-                continue
-            if method == "wilson":
-                bounds[row] = _wilson_interval(int(successes), int(trials), z)
-            else:
-                bounds[row] = _clopper_pearson_interval(
-                    int(successes), int(trials), 1.0 - confidence_level
-                )
+        bounds = _proportion_intervals(numerators, denominators, confidence_level, method)
+        methods = np.full(len(THRESHOLD_METRICS), method)
     bounds[np.isnan(estimates)] = np.nan
+    attrs["ci_methods"] = dict(zip(THRESHOLD_METRICS, methods.tolist()))
     table = pd.DataFrame(
         {
             "estimate": estimates,

@@ -34,8 +34,10 @@ class KaplanMeierDisplay:
     """Kaplan-Meier curves of patient groups, as in the paper's survival figures.
 
     One step curve per group with its pointwise confidence band and censoring marks, the
-    log-rank P value in the title, and the numbers at risk (patients with a follow-up time at
-    or beyond each tick, as R's ``summary.survfit``) in a table under the axes. Create it with
+    log-rank P value in the title, the band's level and type in the lower left corner (e.g.
+    "Bands: 95% CI, log", R's ``survfit`` default), and the numbers at risk (patients with a
+    follow-up time at or beyond each tick, as R's ``summary.survfit``) in a table under the
+    axes. Where R has no interval (after the curve reaches 0) the band stops. Create it with
     :meth:`from_groups`, :meth:`from_predictions` (high/low score groups) or
     :meth:`from_estimator`; all parameters are stored as attributes.
 
@@ -54,6 +56,8 @@ class KaplanMeierDisplay:
         Survival curve of each group.
     confidence_bands_ : dict of str to matplotlib.collections.PolyCollection
         Confidence band of each group (when drawn).
+    confidence_label_ : matplotlib.text.Text or None
+        The band's level and type, e.g. "Bands: 95% CI, log" (when drawn).
     censor_marks_ : dict of str to matplotlib.lines.Line2D
         Censoring marks of each group (when drawn).
     at_risk_ : pandas.DataFrame
@@ -76,6 +80,8 @@ class KaplanMeierDisplay:
     >>> display = KaplanMeierDisplay.from_predictions(time, event, score, cut=0.5)
     >>> display.ax_.get_title()
     'Score cut 0.5, log-rank P = 0.012'
+    >>> display.confidence_label_.get_text()
+    'Bands: 95% CI, log'
     >>> display.at_risk_.loc["low"].tolist()
     [6, 3, 0, 0, 0, 0]
     >>> import matplotlib.pyplot as plt
@@ -96,7 +102,7 @@ class KaplanMeierDisplay:
         ax : matplotlib.axes.Axes, optional
             Axes to draw on; a new figure (with room for the at-risk table) otherwise.
         show_ci : bool, default=True
-            Shade the pointwise confidence band.
+            Shade the pointwise confidence band and name its level and type.
         show_censors : bool, default=True
             Mark censored patients with ``+``.
         show_at_risk : bool, default=True
@@ -115,6 +121,7 @@ class KaplanMeierDisplay:
         survival = self.kaplan_meier.survival
         summary = self.kaplan_meier.summary
         self.lines_, self.confidence_bands_, self.censor_marks_ = {}, {}, {}
+        self.confidence_label_ = None
         for group, curve in survival.groupby("group", sort=False):
             label = f"{group} (n={int(summary.loc[group, 'n'])})"
             (line,) = ax.step(curve["time"], curve["survival"], where="post", label=label,
@@ -129,6 +136,10 @@ class KaplanMeierDisplay:
                 (self.censor_marks_[group],) = ax.plot(
                     censored["time"], censored["survival"], linestyle="none", marker="+",
                     markersize=7, color=line.get_color())
+        if show_ci:
+            self.confidence_label_ = ax.text(0.01, 0.02, self._confidence_text(),
+                                             transform=ax.transAxes, fontsize=7, va="bottom",
+                                             color="0.3")
         ax.set_xlim(0, float(survival["time"].max()) * 1.02 or 1.0)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(xlabel)
@@ -147,6 +158,10 @@ class KaplanMeierDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+    def _confidence_text(self):
+        level = f"{100 * self.kaplan_meier.confidence_level:g}%"
+        return f"Bands: {level} CI, {self.kaplan_meier.conf_type}"
 
     def _title(self):
         parts = []
@@ -179,7 +194,8 @@ class KaplanMeierDisplay:
             ]
 
     @classmethod
-    def from_groups(cls, time, event, groups, *, confidence_level=0.95, ax=None, **kwargs):
+    def from_groups(cls, time, event, groups, *, confidence_level=0.95, conf_type="log", ax=None,
+                    **kwargs):
         """Curves of given groups, compared by the log-rank test.
 
         Parameters
@@ -192,6 +208,8 @@ class KaplanMeierDisplay:
             Group of each patient.
         confidence_level : float, default=0.95
             Level of the confidence bands.
+        conf_type : {"log", "log-log", "plain"}, default="log"
+            Type of the bands, as R's ``survfit(conf.type = ...)``.
         ax, **kwargs
             As in :meth:`plot`.
 
@@ -199,13 +217,14 @@ class KaplanMeierDisplay:
         -------
         display : KaplanMeierDisplay
         """
-        curves = kaplan_meier(time, event, groups, confidence_level=confidence_level)
+        curves = kaplan_meier(time, event, groups, confidence_level=confidence_level,
+                              conf_type=conf_type)
         test = logrank_test(time, event, groups) if len(curves.summary) > 1 else None
         return cls(kaplan_meier=curves, logrank=test).plot(ax=ax, **kwargs)
 
     @classmethod
     def from_predictions(cls, time, event, y_score, *, cut="mean", confidence_level=0.95,
-                         ax=None, **kwargs):
+                         conf_type="log", ax=None, **kwargs):
         """Curves of the high and low score groups (:func:`~tacelearn.survival.split_by_score`).
 
         Parameters
@@ -216,7 +235,7 @@ class KaplanMeierDisplay:
             Model scores; a score equal to the cut is "high".
         cut : {"mean", "median"} or float, default="mean"
             Where to split, as the paper did at the mean.
-        confidence_level, ax, **kwargs
+        confidence_level, conf_type, ax, **kwargs
             As in :meth:`from_groups`.
 
         Returns
@@ -224,13 +243,14 @@ class KaplanMeierDisplay:
         display : KaplanMeierDisplay
         """
         groups, cut_value = split_by_score(y_score, cut=cut)
-        curves = kaplan_meier(time, event, groups, confidence_level=confidence_level)
+        curves = kaplan_meier(time, event, groups, confidence_level=confidence_level,
+                              conf_type=conf_type)
         test = logrank_test(time, event, groups) if len(curves.summary) > 1 else None
         return cls(kaplan_meier=curves, logrank=test, cut=cut_value).plot(ax=ax, **kwargs)
 
     @classmethod
     def from_estimator(cls, estimator, X, time, event, *, cut="mean", pos_label=None,
-                       confidence_level=0.95, ax=None, **kwargs):
+                       confidence_level=0.95, conf_type="log", ax=None, **kwargs):
         """Curves of the high and low groups of a fitted classifier's scores.
 
         Parameters
@@ -239,7 +259,7 @@ class KaplanMeierDisplay:
             Fitted classifier; its probability of the positive class (response) is the score.
         X : array-like or pandas.DataFrame
             The cohort to score.
-        time, event, cut, confidence_level, ax, **kwargs
+        time, event, cut, confidence_level, conf_type, ax, **kwargs
             As in :meth:`from_predictions`.
         pos_label : optional
             The class whose probability is the score; default the last of ``classes_``.
@@ -250,4 +270,5 @@ class KaplanMeierDisplay:
         """
         scores = positive_scores(estimator, X, pos_label=pos_label)
         return cls.from_predictions(time, event, scores, cut=cut,
-                                    confidence_level=confidence_level, ax=ax, **kwargs)
+                                    confidence_level=confidence_level, conf_type=conf_type,
+                                    ax=ax, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.metrics import roc_curve
 
-from ..metrics import delong_roc_ci, delong_roc_variance
+from ..metrics import delong_roc_ci, delong_roc_variance, roc_direction
 from ..metrics._validation import check_binary_outcome, check_named_scores
 from ._base import get_axes, scores_of_estimators
 
@@ -16,8 +16,10 @@ class MultiRocDisplay:
 
     The paper's Figure 3 in one call: every model on the same patients, the legend entry of
     each reading ``name: AUC 0.822 (95% CI 0.751-0.893)``. The interval is DeLong's
-    (:func:`tacelearn.metrics.delong_roc_ci`, as pROC's ``ci.auc``). Create it with
-    :meth:`from_predictions` or :meth:`from_estimator`; all parameters are stored as attributes.
+    (:func:`tacelearn.metrics.delong_roc_ci`, as pROC's ``ci.auc``). Higher scores mean
+    "more likely a case" and curves are never flipped (pROC's ``direction = "<"``) unless
+    ``direction`` says otherwise. Create it with :meth:`from_predictions` or
+    :meth:`from_estimator`; all parameters are stored as attributes.
 
     Parameters
     ----------
@@ -31,6 +33,8 @@ class MultiRocDisplay:
         Model names.
     confidence_level : float, default=0.95
         Level of the intervals, for the legend.
+    directions : list of str, optional
+        pROC's direction of each curve (``"<"`` or ``">"``); a ``">"`` curve is labelled so.
 
     Attributes
     ----------
@@ -48,24 +52,25 @@ class MultiRocDisplay:
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from tacelearn.plotting import MultiRocDisplay
-    >>> asah = pd.read_csv("../shared/data/asah/aSAH.csv")
-    >>> display = MultiRocDisplay.from_predictions(
-    ...     asah["outcome"], asah[["s100b", "ndka"]], pos_label="Poor")
+    >>> y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> scores = {"m2": [.30, .20, .50, .40, .10, .60, .35, .70, .45, .80, .25, .75]}
+    >>> display = MultiRocDisplay.from_predictions(y, scores)
     >>> [text.get_text() for text in display.ax_.get_legend().get_texts()][0]
-    's100b: AUC 0.731 (95% CI 0.630-0.833)'
+    'm2: AUC 0.750 (95% CI 0.452-1.000)'
     >>> import matplotlib.pyplot as plt
     >>> plt.close(display.figure_)
     """
 
-    def __init__(self, *, fpr, tpr, roc_auc, auc_ci, names, confidence_level=0.95):
+    def __init__(self, *, fpr, tpr, roc_auc, auc_ci, names, confidence_level=0.95,
+                 directions=None):
         self.fpr = fpr
         self.tpr = tpr
         self.roc_auc = roc_auc
         self.auc_ci = auc_ci
         self.names = names
         self.confidence_level = confidence_level
+        self.directions = directions
 
     def plot(self, ax=None, *, plot_chance_level=True, decimals=3, **kwargs):
         """Draw the curves.
@@ -87,10 +92,12 @@ class MultiRocDisplay:
         """
         ax = get_axes(ax)
         level = f"{100 * self.confidence_level:g}%"
+        directions = self.directions or ["<"] * len(self.names)
         self.lines_ = []
-        for fpr, tpr, auc, (low, high), name in zip(self.fpr, self.tpr, self.roc_auc,
-                                                   self.auc_ci, self.names):
-            label = (f"{name}: AUC {auc:.{decimals}f} "
+        for fpr, tpr, auc, (low, high), name, direction in zip(
+                self.fpr, self.tpr, self.roc_auc, self.auc_ci, self.names, directions):
+            flipped = " (lower score = case)" if direction == ">" else ""
+            label = (f"{name}{flipped}: AUC {auc:.{decimals}f} "
                      f"({level} CI {low:.{decimals}f}-{high:.{decimals}f})")
             (line,) = ax.plot(fpr, tpr, label=label, **kwargs)
             self.lines_.append(line)
@@ -108,8 +115,8 @@ class MultiRocDisplay:
 
     @classmethod
     def from_predictions(cls, y_true, scores, *, pos_label=None, confidence_level=0.95,
-                         drop_intermediate=True, ax=None, plot_chance_level=True, decimals=3,
-                         **kwargs):
+                         direction="<", drop_intermediate=True, ax=None,
+                         plot_chance_level=True, decimals=3, **kwargs):
         """ROC curves of models scored on the same patients.
 
         Parameters
@@ -123,6 +130,9 @@ class MultiRocDisplay:
             The case label; may be omitted for 0/1 and boolean outcomes.
         confidence_level : float, default=0.95
             Level of the DeLong intervals.
+        direction : {"<", ">", "auto"}, default="<"
+            pROC's ``direction``: ``"<"`` (higher score = case, never flipped), ``">"``, or
+            ``"auto"`` (per model, pROC's rule: :func:`tacelearn.metrics.roc_direction`).
         drop_intermediate : bool, default=True
             Drop the thresholds that do not change the curve's shape, as
             :func:`sklearn.metrics.roc_curve` does.
@@ -135,23 +145,26 @@ class MultiRocDisplay:
         """
         is_case = check_binary_outcome(y_true, pos_label=pos_label)
         names, matrix = check_named_scores(scores, is_case.shape[0])
-        fpr, tpr, aucs, intervals = [], [], [], []
+        fpr, tpr, aucs, intervals, directions = [], [], [], [], []
         for row in matrix:
-            false_positive, true_positive, _ = roc_curve(is_case, row,
+            resolved = roc_direction(is_case, row, direction)
+            oriented = -row if resolved == ">" else row
+            false_positive, true_positive, _ = roc_curve(is_case, oriented,
                                                          drop_intermediate=drop_intermediate)
             fpr.append(false_positive)
             tpr.append(true_positive)
-            aucs.append(delong_roc_variance(is_case, row)[0])
-            intervals.append(tuple(delong_roc_ci(is_case, row, confidence_level)))
+            aucs.append(delong_roc_variance(is_case, oriented)[0])
+            intervals.append(tuple(delong_roc_ci(is_case, oriented, confidence_level)))
+            directions.append(resolved)
         display = cls(fpr=fpr, tpr=tpr, roc_auc=aucs, auc_ci=intervals, names=names,
-                      confidence_level=confidence_level)
+                      confidence_level=confidence_level, directions=directions)
         return display.plot(ax=ax, plot_chance_level=plot_chance_level, decimals=decimals,
                             **kwargs)
 
     @classmethod
     def from_estimator(cls, estimators, X, y, *, pos_label=None, confidence_level=0.95,
-                       drop_intermediate=True, ax=None, plot_chance_level=True, decimals=3,
-                       **kwargs):
+                       direction="<", drop_intermediate=True, ax=None, plot_chance_level=True,
+                       decimals=3, **kwargs):
         """ROC curves of fitted classifiers on the same cohort.
 
         Parameters
@@ -163,7 +176,9 @@ class MultiRocDisplay:
             The cohort to score.
         y : array-like of shape (n_patients,)
             Its outcome.
-        pos_label, confidence_level, drop_intermediate, ax, plot_chance_level, decimals, **kwargs
+        pos_label, confidence_level, direction, drop_intermediate, ax
+            As in :meth:`from_predictions`.
+        plot_chance_level, decimals, **kwargs
             As in :meth:`from_predictions`.
 
         Returns
@@ -172,7 +187,7 @@ class MultiRocDisplay:
         """
         scores = scores_of_estimators(estimators, X, pos_label=pos_label)
         return cls.from_predictions(y, scores, pos_label=pos_label,
-                                    confidence_level=confidence_level,
+                                    confidence_level=confidence_level, direction=direction,
                                     drop_intermediate=drop_intermediate, ax=ax,
                                     plot_chance_level=plot_chance_level, decimals=decimals,
                                     **kwargs)

@@ -8,11 +8,11 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.stats.contingency import expected_freq
 from tableone import TableOne
 
 from ..datasets import CLINICAL_COLUMNS, CLINICAL_CUTOFFS, COHORT_SCHEMA, dichotomise
 from ..utils import describe_rows
+from ._categorical import MONTE_CARLO_RESAMPLES, MONTE_CARLO_SEED, contingency_test
 
 __all__ = ["DEFAULT_NONNORMAL", "baseline_table"]
 
@@ -25,7 +25,6 @@ DEFAULT_NONNORMAL = (
 _BINARY_LEVELS = {0: "no", 1: "yes"}
 # Splits of the study design first, in the order of the paper, then any others by name.
 _SPLIT_ORDER = ("train", "internal_validation")
-_FISHER_RXC_NAME = "Fisher-Freeman-Halton (Monte Carlo)"
 _EMPTY_GROUP_WARNINGS = ("Mean of empty slice", "All-NaN slice encountered",
                          "Degrees of freedom <= 0 for slice")
 
@@ -118,32 +117,103 @@ def _shapiro_nonnormal(frame, continuous, by, alpha):
     return skewed
 
 
-def _fisher_rxc(n_resamples, random_state):
-    def test(*level_counts):
-        # A fresh generator per variable: its P value does not depend on the other rows.
-        method = stats.MonteCarloMethod(n_resamples=n_resamples,
-                                        rng=np.random.default_rng(random_state))
-        return stats.fisher_exact(np.array(level_counts), method=method).pvalue
+def _named_test(pvalue, name):
+    """A tableone ``htest`` entry that reports a P value computed beforehand, under ``name``."""
 
-    test.__name__ = _FISHER_RXC_NAME
+    def test(*_level_counts):
+        return pvalue
+
+    test.__name__ = name
     return test
 
 
-def _sparse_rxc(frame, categorical, by):
-    """Categorical columns whose group table is larger than 2 x 2 and has an expected count < 5."""
-    sparse = []
+def _empty_group(frame, column, by, groups):
+    counts = frame.groupby(by)[column].count().reindex(groups, fill_value=0)
+    empty = [str(group) for group, count in counts.items() if count == 0]
+    return f"no value in group(s) {empty}" if empty else ""
+
+
+def _categorical_test(frame, column, by, groups, settings):
+    """The shared chi-square / Fisher rule of :func:`~tacelearn.stats.contingency_test`."""
+    reason = _empty_group(frame, column, by, groups)
+    if reason:
+        return np.nan, f"Not tested ({reason})"
+    table = pd.crosstab(frame[by], frame[column]).to_numpy()
+    result = contingency_test(table, n_resamples=settings["n_resamples"],
+                              random_state=settings["random_state"])
+    large = min(table.shape) > 1 and table.shape != (2, 2)
+    if result.test.startswith("fisher") and large and not settings["fisher_rxc"]:
+        # tableone's behaviour: keep the chi-square for larger tables and flag it.
+        pvalue = stats.chi2_contingency(table).pvalue
+        return float(pvalue), "Chi-squared (warning: expected count < 5)"
+    return result.pvalue, result.label
+
+
+def _continuous_degenerate(frame, column, by, groups):
+    """Why a continuous variable cannot be tested (R's tests give NA there), or ''."""
+    reason = _empty_group(frame, column, by, groups)
+    if reason:
+        return reason
+    if frame[column].nunique(dropna=True) < 2:
+        return "all values are equal"
+    return ""
+
+
+def _tests(frame, continuous, categorical, by, groups, settings):
+    """tableone ``htest`` entries: every categorical variable, and untestable continuous ones."""
+    htest = {}
     for column in categorical:
-        table = pd.crosstab(frame[by], frame[column]).to_numpy()
-        if table.shape == (2, 2) or min(table.shape) < 2:
-            continue
-        if expected_freq(table).min() < 5:
-            sparse.append(column)
-    return sparse
+        htest[column] = _named_test(*_categorical_test(frame, column, by, groups, settings))
+    for column in continuous:
+        reason = _continuous_degenerate(frame, column, by, groups)
+        if reason:
+            htest[column] = _named_test(np.nan, f"Not tested ({reason})")
+    return htest
+
+
+def _check_grouping(cohort, by):
+    if by is None:
+        return
+    if by not in cohort.columns:
+        raise ValueError(f"the grouping column '{by}' is not in the cohort")
+    missing_group = cohort[by].isna()
+    if missing_group.any():
+        raise ValueError(f"the grouping column '{by}' is missing for "
+                         f"{describe_rows(cohort, missing_group)}; drop them or give a group")
+
+
+def _checked_columns(cohort, by, columns):
+    if columns is None:
+        columns = [c for c in CLINICAL_COLUMNS
+                   if c in cohort.columns and c != by and cohort[c].notna().any()]
+    else:
+        columns = list(columns)
+        absent = [c for c in columns if c not in cohort.columns]
+        if absent:
+            raise ValueError(f"column(s) {absent} are not in the cohort")
+        empty = [c for c in columns if cohort[c].isna().all()]
+        if empty:
+            raise ValueError(f"column(s) {empty} have no value in any patient")
+        if by in columns:
+            raise ValueError(f"the grouping column '{by}' cannot also be a table row")
+    if not columns:
+        raise ValueError("the cohort has none of the clinical columns of the schema")
+    return columns
+
+
+def _nonnormal_columns(nonnormal, frame, continuous, by):
+    if nonnormal is None:
+        return [c for c in continuous if c in DEFAULT_NONNORMAL]
+    if isinstance(nonnormal, str):
+        if nonnormal != "shapiro":
+            raise ValueError(f"nonnormal must be a list of columns or 'shapiro', got {nonnormal!r}")
+        return _shapiro_nonnormal(frame, continuous, by, alpha=0.05)
+    return [c for c in nonnormal if c in continuous]
 
 
 def baseline_table(cohort, *, by="split", columns=None, nonnormal=None, dichotomise_labs=True,
-                   fisher_rxc=True, n_resamples=9999, overall=True, decimals=1, pval_digits=3,
-                   random_state=0, return_tableone=False):
+                   fisher_rxc=True, n_resamples=MONTE_CARLO_RESAMPLES, overall=True, decimals=1,
+                   pval_digits=3, random_state=MONTE_CARLO_SEED, return_tableone=False):
     """Baseline characteristics by group with P values (the paper's Table 1).
 
     Continuous variables are summarised as mean (SD) and compared with one-way ANOVA, or, when
@@ -151,23 +221,24 @@ def baseline_table(cohort, *, by="split", columns=None, nonnormal=None, dichotom
     Categorical and binary variables, and laboratory values dichotomised at the schema's
     clinical cut-offs (:data:`~tacelearn.datasets.CLINICAL_CUTOFFS`, e.g. "ALT > 50 U/L"), are
     summarised as n (%) of the patients with a value and compared with the chi-square test, or
-    Fisher's exact test where counts are small. The summaries and tests are those of the
-    ``tableone`` package (Pollard et al., JAMIA Open 2018); what it does, precisely:
+    Fisher's exact test where counts are small. The summaries and the continuous tests are
+    those of the ``tableone`` package (Pollard et al., JAMIA Open 2018):
 
     - two groups, normal variable: a pooled-variance t-test (``ttest_equal_var=True``), whose P
       value equals one-way ANOVA's; more than two groups: one-way ANOVA;
     - non-normal variable, any number of groups: Kruskal-Wallis;
-    - categorical variable: chi-square on the groups x levels table (Yates-corrected for 2 x 2
-      tables, as :func:`scipy.stats.chi2_contingency` does by default); for a 2 x 2 table with an
-      expected count below 5 (or a group with fewer than 5 patients), Fisher's exact test;
-    - tableone has no exact test for larger tables: it keeps the chi-square and only flags it.
-      With ``fisher_rxc=True`` (the default) those tables get the Fisher-Freeman-Halton exact
-      test instead, its P value estimated by Monte Carlo (:func:`scipy.stats.fisher_exact` with
-      :class:`scipy.stats.MonteCarloMethod`, ``n_resamples`` tables, seeded by
-      ``random_state``), so the paper's four splits get Fisher where it belongs.
+    - categorical variable: :func:`~tacelearn.stats.contingency_test` on the groups x levels
+      table, the rule the univariate screening uses too: chi-square (Yates-corrected for 2 x 2
+      tables, as R's ``chisq.test``) when every expected count is at least 5, otherwise
+      Fisher's exact test (R's ``fisher.test``), for larger tables exact when at most
+      :data:`~tacelearn.stats.MAX_EXACT_TABLES` tables share the margins and otherwise from
+      ``n_resamples`` Monte Carlo tables seeded by ``random_state`` (R's
+      ``fisher.test(simulate.p.value = TRUE, B = n_resamples)``).
 
     Missing values are left out of the summaries and the tests and counted in the ``Missing``
-    column. A variable with no value in some group is summarised but not tested.
+    column. A variable that cannot be tested is summarised, its P value left blank and its
+    ``Test`` cell says why: no value in some group, only one level observed (R's
+    ``chisq.test`` refuses such a table), or all values equal (R's tests give NA).
 
     Parameters
     ----------
@@ -190,10 +261,11 @@ def baseline_table(cohort, *, by="split", columns=None, nonnormal=None, dichotom
         Show laboratory values that have a clinical cut-off as n (%) above/below it instead of as
         continuous summaries.
     fisher_rxc : bool, default=True
-        Use the Monte Carlo Fisher-Freeman-Halton test for tables larger than 2 x 2 with an
-        expected count below 5 (see above).
+        Use Fisher's exact test for tables larger than 2 x 2 with an expected count below 5
+        (see above); ``False`` keeps tableone's behaviour there: the chi-square, flagged
+        ``"Chi-squared (warning: expected count < 5)"``.
     n_resamples : int, default=9999
-        Monte Carlo tables for the Fisher-Freeman-Halton test.
+        Monte Carlo tables of the r x c Fisher test when the exact one is out of reach.
     overall : bool, default=True
         Add an ``Overall`` column.
     decimals : int, default=1
@@ -201,7 +273,8 @@ def baseline_table(cohort, *, by="split", columns=None, nonnormal=None, dichotom
     pval_digits : int, default=3
         Decimal places of the P values (smaller ones print as ``<0.001``).
     random_state : int, default=0
-        Seed of the Monte Carlo tests.
+        Seed of the Monte Carlo tests (a fresh generator per variable, so a variable's P value
+        does not depend on the other rows).
     return_tableone : bool, default=False
         Also return the :class:`tableone.TableOne` object (its ``htest_table`` holds the raw
         P values).
@@ -225,8 +298,8 @@ def baseline_table(cohort, *, by="split", columns=None, nonnormal=None, dichotom
     See Also
     --------
     tacelearn.datasets.dichotomise : The laboratory cut-offs.
-    scipy.stats.f_oneway, scipy.stats.kruskal, scipy.stats.chi2_contingency,
-    scipy.stats.fisher_exact : The tests.
+    tacelearn.stats.contingency_test : The categorical tests.
+    scipy.stats.f_oneway, scipy.stats.kruskal : The continuous tests.
 
     Examples
     --------
@@ -250,45 +323,18 @@ def baseline_table(cohort, *, by="split", columns=None, nonnormal=None, dichotom
         raise TypeError(f"cohort must be a pandas DataFrame, not {type(cohort).__name__}")
     if not isinstance(n_resamples, Integral) or n_resamples < 1:
         raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    if by is not None:
-        if by not in cohort.columns:
-            raise ValueError(f"the grouping column '{by}' is not in the cohort")
-        missing_group = cohort[by].isna()
-        if missing_group.any():
-            raise ValueError(f"the grouping column '{by}' is missing for "
-                             f"{describe_rows(cohort, missing_group)}; drop them or give a group")
-    if columns is None:
-        columns = [c for c in CLINICAL_COLUMNS
-                   if c in cohort.columns and c != by and cohort[c].notna().any()]
-    else:
-        columns = list(columns)
-        absent = [c for c in columns if c not in cohort.columns]
-        if absent:
-            raise ValueError(f"column(s) {absent} are not in the cohort")
-        empty = [c for c in columns if cohort[c].isna().all()]
-        if empty:
-            raise ValueError(f"column(s) {empty} have no value in any patient")
-        if by in columns:
-            raise ValueError(f"the grouping column '{by}' cannot also be a table row")
-    if not columns:
-        raise ValueError("the cohort has none of the clinical columns of the schema")
+    _check_grouping(cohort, by)
+    columns = _checked_columns(cohort, by, columns)
 
     frame, continuous, categorical, rename, order = _prepare(cohort, by, columns,
                                                               dichotomise_labs)
-    if nonnormal is None:
-        nonnormal = [c for c in continuous if c in DEFAULT_NONNORMAL]
-    elif isinstance(nonnormal, str):
-        if nonnormal != "shapiro":
-            raise ValueError(f"nonnormal must be a list of columns or 'shapiro', got {nonnormal!r}")
-        nonnormal = _shapiro_nonnormal(frame, continuous, by, alpha=0.05)
-    else:
-        nonnormal = [c for c in nonnormal if c in continuous]
-
+    nonnormal = _nonnormal_columns(nonnormal, frame, continuous, by)
     grouped = by is not None and len(order[by]) > 1
     htest = {}
-    if grouped and fisher_rxc:
-        test = _fisher_rxc(n_resamples, random_state)
-        htest = {column: test for column in _sparse_rxc(frame, categorical, by)}
+    if grouped:
+        settings = {"n_resamples": n_resamples, "random_state": random_state,
+                    "fisher_rxc": fisher_rxc}
+        htest = _tests(frame, continuous, categorical, by, order[by], settings)
     with warnings.catch_warnings():
         # A group with no value of a variable: tableone warns and leaves the P value blank, and
         # numpy warns about the empty group's mean and spread. The table shows "Not tested" and

@@ -9,7 +9,7 @@ from ._validation import check_numbers, check_survival
 __all__ = ["concordance_index"]
 
 
-def concordance_index(time, event, scores, *, higher_is_riskier=False, tied_tol=1e-8):
+def concordance_index(time, event, scores, *, higher_is_riskier=False, tied_tol=0.0):
     """Harrell's concordance index (C) between scores and survival.
 
     Computed by :func:`sksurv.metrics.concordance_index_censored`, which expects **risk** scores
@@ -19,9 +19,14 @@ def concordance_index(time, event, scores, *, higher_is_riskier=False, tied_tol=
     ``higher_is_riskier=True`` for scores that grow with risk (a Cox linear predictor, a
     hazard). With the wrong sign the index comes out as ``1 - C``.
 
-    A pair of patients is comparable when the one with the shorter time had the event; it is
-    concordant when that patient is the riskier one by the scores; tied scores (within
-    ``tied_tol``) count one half.
+    A pair of patients is comparable when the one with the shorter time had the event (a
+    patient censored at the time of another's event counts as outliving it; two events at
+    the same time are not comparable); it is concordant when that patient is the riskier one
+    by the scores; tied scores count one half. This is R's
+    ``concordance(Surv(time, event) ~ scores)$concordance`` (survival package): R's default
+    orientation is that of ``higher_is_riskier=False``, and only exactly equal scores are
+    tied, so scores 1e-9 apart are ordered (scikit-survival's own default merges scores within
+    1e-8).
 
     Parameters
     ----------
@@ -33,8 +38,8 @@ def concordance_index(time, event, scores, *, higher_is_riskier=False, tied_tol=
         Model scores.
     higher_is_riskier : bool, default=False
         Whether a higher score means a higher risk of the event.
-    tied_tol : float, default=1e-8
-        Scores closer than this are tied.
+    tied_tol : float, default=0.0
+        Scores at most this far apart are tied; 0 (R's rule) ties only equal scores.
 
     Returns
     -------
@@ -65,6 +70,8 @@ def concordance_index(time, event, scores, *, higher_is_riskier=False, tied_tol=
     """
     times, events = check_survival(time, event, scores=scores)
     values = check_numbers(scores, "scores")
+    if not tied_tol >= 0:
+        raise ValueError(f"tied_tol must be a non-negative number, got {tied_tol!r}")
     if not events.any():
         raise ValueError("no event was observed: no pair of patients is comparable")
     risk = values if higher_is_riskier else -values

@@ -43,7 +43,8 @@ def logrank_test(time, event, groups):
 
     Two groups use :func:`lifelines.statistics.logrank_test`; more use
     :func:`lifelines.statistics.multivariate_logrank_test` (the k-sample test with k - 1 degrees
-    of freedom). Both weight every event time equally.
+    of freedom). Both weight every event time equally and equal R's
+    ``survdiff(Surv(time, event) ~ groups)``.
 
     Parameters
     ----------

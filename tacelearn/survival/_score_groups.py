@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from numbers import Real
 from typing import NamedTuple
 
@@ -29,12 +30,26 @@ class ScoreSplit(NamedTuple):
     cut: float
 
 
+def _correctly_rounded_mean(values):
+    """The mean of ``values`` rounded once, from its exact value, to the nearest double.
+
+    ``numpy.mean`` rounds at every addition and can land one unit in the last place away
+    (``np.mean([0.4, 0.4, 0.4])`` is 0.4000000000000001), which would put scores equal to the
+    mean in the low group. R's ``mean()`` accumulates in extended precision and corrects with a
+    second pass, which gives this correctly rounded value.
+    """
+    exact = sum(map(Fraction, values.tolist()), Fraction(0)) / len(values)
+    return float(exact)
+
+
 def split_by_score(scores, cut="mean"):
     """Split patients into ``"high"`` and ``"low"`` score groups.
 
     The paper splits the DLTR_MLP score at its mean to compare progression-free and overall
     survival of the two groups. A score equal to the cut goes to the **high** group
-    (``score >= cut``).
+    (``score >= cut``), as R's ``ifelse(x >= mean(x), "high", "low")`` does. The mean is
+    rounded once from its exact value, like R's ``mean()`` (``numpy.mean`` can end one unit in
+    the last place above a score equal to the mean and put it in the low group).
 
     Parameters
     ----------
@@ -67,11 +82,13 @@ def split_by_score(scores, cut="mean"):
     (['low', 'low', 'high', 'high'], 0.5)
     >>> split_by_score([0.2, 0.5, 0.9], cut=0.5).groups.tolist()
     ['low', 'high', 'high']
+    >>> split_by_score([0.55, 0.65, 0.6]).groups.tolist()  # R: x >= mean(x)
+    ['low', 'high', 'high']
     """
     values = check_numbers(scores, "scores")
     if isinstance(cut, str):
         if cut == "mean":
-            cut_value = float(np.mean(values))
+            cut_value = _correctly_rounded_mean(values)
         elif cut == "median":
             cut_value = float(np.median(values))
         else:

@@ -4,6 +4,7 @@
 which clinical-only users and the patch extractor's worker processes do not need.
 """
 
+from ._correlation_filter import CorrelationFilter
 from ._cutoffs import ClinicalCutoffEncoder, source_column
 from ._image import (
     context_slice_indices,
@@ -23,16 +24,20 @@ from ._image import (
 )
 from ._out_of_fold import OutOfFoldTransformer
 from ._patches import TumourPatchExtractor
+from ._radiomics import RadiomicsExtractor, default_radiomics_settings
 from ._univariate import UnivariateSelector
 
 __all__ = [
     "CNNEncoder",
     "ClinicalCutoffEncoder",
+    "CorrelationFilter",
     "OutOfFoldTransformer",
+    "RadiomicsExtractor",
     "TumourPatchExtractor",
     "UnivariateSelector",
     "context_slice_indices",
     "crop_with_padding",
+    "default_radiomics_settings",
     "label_lesions",
     "largest_area_slice",
     "load_nifti",

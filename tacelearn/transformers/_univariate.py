@@ -14,91 +14,103 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..stats import contingency_test, mann_whitney_u
+
 __all__ = ["UnivariateSelector"]
 
 _CONTINUOUS_TESTS = ("mannwhitney", "welch")
-# Expected cell counts below this make the chi-square approximation unreliable (Cochran's rule).
-_MIN_EXPECTED_COUNT = 5
+_COLUMN_CHOICES = ("auto", "categorical", *_CONTINUOUS_TESTS)
 
 
-def _is_categorical(values):
+def _as_numbers(series):
+    """The values of a Series as floats, or None when some present value is not a number."""
+    if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == bool:
+        return None
+    numbers_ = pd.to_numeric(series, errors="coerce")
+    if numbers_.notna().sum() < series.notna().sum():
+        return None
+    return numbers_.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _is_categorical(series):
     """Text, category and boolean columns, and numeric columns with at most two values."""
-    if isinstance(values, pd.Series):
-        if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == bool:
-            return True
-        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            numbers_ = pd.to_numeric(values, errors="coerce")
-            if numbers_.notna().sum() < values.notna().sum():
-                return True
-            values = numbers_
-        values = values.to_numpy(dtype=float, na_value=np.nan)
-    else:
-        try:
-            values = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            return True
-    present = values[~np.isnan(values)]
-    return np.unique(present).size <= 2
+    numbers_ = _as_numbers(series)
+    return numbers_ is None or np.unique(numbers_[~np.isnan(numbers_)]).size <= 2
 
 
-def _present(values):
-    series = pd.Series(values)
-    return series.notna().to_numpy()
+def _not_tested(reason):
+    return np.nan, np.nan, f"not tested ({reason})"
 
 
-def _categorical_test(values, y):
-    table = pd.crosstab(pd.Series(values).astype(str).to_numpy(), y).to_numpy()
-    if table.shape[0] < 2 or table.shape[1] < 2:
-        return np.nan, 1.0, "constant"
-    expected = stats.contingency.expected_freq(table)
-    if expected.min() < _MIN_EXPECTED_COUNT:
-        try:
-            result = stats.fisher_exact(table)
-            return float(result.statistic), float(result.pvalue), "fisher"
-        except ValueError:
-            # SciPy before 1.17 has Fisher's test for 2 x 2 tables only.
-            pass
-    result = stats.chi2_contingency(table, correction=table.shape == (2, 2))
-    return float(result.statistic), float(result.pvalue), "chi2"
+def _categorical_test(values, y, classes):
+    labels = values.astype(str).to_numpy()
+    table = pd.crosstab(pd.Categorical(y, categories=classes), labels, dropna=False).to_numpy()
+    result = contingency_test(table)
+    if result.test == "not_tested":
+        return _not_tested(result.reason)
+    return result.statistic, result.pvalue, result.test
 
 
-def _continuous_test(values, y, classes, test):
-    values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
-    samples = [values[y == c] for c in classes]
-    if any(s.size == 0 for s in samples) or np.ptp(values) == 0:
-        return np.nan, 1.0, "constant"
-    if len(classes) == 2:
-        if test == "mannwhitney":
-            result = stats.mannwhitneyu(samples[1], samples[0], alternative="two-sided")
-            return float(result.statistic), float(result.pvalue), "mannwhitney"
-        if min(s.size for s in samples) < 2:
-            return np.nan, 1.0, "constant"
-        result = stats.ttest_ind(samples[1], samples[0], equal_var=False)
-        return float(result.statistic), float(result.pvalue), "welch"
-    # More than two classes: the k-sample forms of the same tests.
+def _two_sample_test(samples, test):
+    if test == "mannwhitney":
+        result = mann_whitney_u(samples[1], samples[0])
+        return result.statistic, result.pvalue, "mannwhitney"
+    if min(s.size for s in samples) < 2:
+        return _not_tested("a class has fewer than two values")
+    if max(np.ptp(s) for s in samples) == 0:
+        return _not_tested("constant within each class")  # R's t.test refuses this too
+    result = stats.ttest_ind(samples[1], samples[0], equal_var=False)
+    return float(result.statistic), float(result.pvalue), "welch"
+
+
+def _k_sample_test(samples, test):
     if test == "mannwhitney":
         result = stats.kruskal(*samples)
         return float(result.statistic), float(result.pvalue), "kruskal"
     if min(s.size for s in samples) < 2:
-        return np.nan, 1.0, "constant"
+        return _not_tested("a class has fewer than two values")
+    if max(np.ptp(s) for s in samples) == 0:
+        return _not_tested("constant within each class")
     result = stats.f_oneway(*samples, equal_var=False)
     return float(result.statistic), float(result.pvalue), "welch_anova"
+
+
+def _continuous_test(values, y, classes, test):
+    numbers_ = np.asarray(values, dtype=float)
+    samples = [numbers_[y == c] for c in classes]
+    if any(s.size == 0 for s in samples):
+        return _not_tested("a class has no value")
+    if np.ptp(numbers_) == 0:
+        return _not_tested("all values are equal")
+    if len(classes) == 2:
+        return _two_sample_test(samples, test)
+    return _k_sample_test(samples, test)
 
 
 class UnivariateSelector(SelectorMixin, BaseEstimator):
     """Keep the columns associated with the label in univariate analysis.
 
-    Each column is tested against the class label on its own, missing values left out:
-    categorical columns (text, category, boolean, or numbers with at most two values) by the
-    chi-square test of independence, or Fisher's exact test when an expected count is below 5;
-    continuous columns by the Mann-Whitney U test or Welch's t-test. Columns with a p-value below
-    ``alpha`` are kept, as in the screening step of clinical prediction models (the paper kept
-    ALT, ascites, BCLC stage and portal venous invasion this way). With more than two classes the
-    k-sample forms are used (Kruskal-Wallis, Welch's ANOVA, r x c tables).
+    Each column is tested against the class label on its own, missing values left out, and
+    columns with ``pvalue < alpha`` are kept, as in the screening step of clinical prediction
+    models (the paper kept ALT, ascites, BCLC stage and portal venous invasion this way).
 
-    DataFrames pass through as DataFrames with their dtypes, so the selector can sit before
-    column-wise preprocessing (imputation, one-hot encoding) and screen whole variables rather
-    than dummy columns.
+    - Categorical columns (text, category, boolean, or numbers with at most two values):
+      :func:`tacelearn.stats.contingency_test` on the classes x levels table, the rule Table 1
+      uses too: chi-square (Yates-corrected for 2 x 2) when every expected count is at least
+      5, otherwise Fisher's exact test, exact for larger tables where feasible and otherwise a
+      Monte Carlo estimate with a fixed seed (:data:`tacelearn.stats.MONTE_CARLO_SEED`), so a
+      fit is reproducible.
+    - Continuous columns: the Mann-Whitney U test, exact or normal as R's ``wilcox.test``
+      chooses (:func:`tacelearn.stats.mann_whitney_u`), or Welch's t-test. With more than two
+      classes the k-sample forms are used (Kruskal-Wallis, Welch's ANOVA).
+
+    A column that cannot be tested (one level observed, all values equal, a class without a
+    value) gets a NaN p-value, is not kept on its p-value, and ``tests_`` says why.
+
+    The output follows scikit-learn's ``set_output``: a NumPy array by default; with
+    ``set_output(transform="pandas")`` a DataFrame input comes back as a DataFrame with its
+    dtypes and index, so the selector can sit before column-wise preprocessing (imputation,
+    one-hot encoding) and screen whole variables rather than dummy columns.
 
     Parameters
     ----------
@@ -106,8 +118,9 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
         Significance level: columns with ``pvalue < alpha`` are kept.
     tests : {"auto", "mannwhitney", "welch"} or dict, default="auto"
         Test for continuous columns; ``"auto"`` means Mann-Whitney U (no normality assumption
-        for skewed laboratory values). A dict maps column names to ``"mannwhitney"``,
-        ``"welch"`` or ``"categorical"``; unnamed columns use ``"auto"``.
+        for skewed laboratory values). Categorical columns get the categorical test whatever
+        this says. A dict maps column names to ``"mannwhitney"``, ``"welch"`` (test that
+        numeric column as continuous) or ``"categorical"``; unnamed columns use ``"auto"``.
     min_features : int, default=1
         Keep at least this many columns (those with the smallest p-values) even when fewer pass
         ``alpha``, so that a downstream model always has an input.
@@ -115,13 +128,17 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
     Attributes
     ----------
     pvalues_ : ndarray of shape (n_features_in_,)
-        P-value of each column.
+        P-value of each column; NaN for a column that could not be tested.
     statistics_ : ndarray of shape (n_features_in_,)
         Test statistic of each column (chi-square, Fisher's odds ratio for 2 x 2 tables or the
         table probability for larger ones, U of the positive class, Welch's t of the positive
-        minus the negative class, Kruskal-Wallis H or Welch's F). NaN for constant columns.
-    tests_ : ndarray of str
-        Name of the test used for each column.
+        minus the negative class, Kruskal-Wallis H or Welch's F); NaN when not tested.
+    tests_ : ndarray of str of shape (n_features_in_,)
+        Test of each column: ``"chi2"``, ``"fisher"``, ``"fisher_monte_carlo"``,
+        ``"mannwhitney"``, ``"welch"``, ``"kruskal"``, ``"welch_anova"``, or
+        ``"not tested (reason)"``.
+    support_ : ndarray of bool of shape (n_features_in_,)
+        The kept columns.
     classes_ : ndarray
         Class labels seen in ``fit``.
     n_features_in_ : int
@@ -132,6 +149,7 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
     See Also
     --------
     sklearn.feature_selection.SelectFpr : Selection by a univariate false positive rate.
+    tacelearn.stats.contingency_test, tacelearn.stats.mann_whitney_u : The tests.
 
     Examples
     --------
@@ -144,7 +162,9 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
     >>> selector = UnivariateSelector(alpha=0.05).fit(X, y)
     >>> selector.get_feature_names_out().tolist()
     ['alt']
-    >>> selector.transform(X).columns.tolist()
+    >>> selector.tests_.tolist()
+    ['mannwhitney', 'mannwhitney', 'fisher']
+    >>> selector.set_output(transform="pandas").transform(X).columns.tolist()
     ['alt']
     """
 
@@ -159,16 +179,29 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
         self.tests = tests
         self.min_features = min_features
 
-    def _column_test(self, name):
-        if isinstance(self.tests, dict):
-            choice = self.tests.get(name, "auto")
-            if choice not in ("auto", "categorical", *_CONTINUOUS_TESTS):
-                raise ValueError(
-                    f"tests[{name!r}] = {choice!r}; expected 'auto', 'categorical', "
-                    "'mannwhitney' or 'welch'"
-                )
-            return choice
-        return self.tests
+    def _column_choice(self, name):
+        if not isinstance(self.tests, dict):
+            return self.tests
+        choice = self.tests.get(name, "auto")
+        if choice not in _COLUMN_CHOICES:
+            raise ValueError(f"tests[{name!r}] = {choice!r}; expected 'auto', 'categorical', "
+                             "'mannwhitney' or 'welch'")
+        return choice
+
+    def _test_column(self, name, values, y):
+        values = pd.Series(values).reset_index(drop=True)  # a Series keeps its dtype
+        present = values.notna().to_numpy()
+        values, y = values[present], y[present]
+        choice = self._column_choice(name)
+        named_continuous = isinstance(self.tests, dict) and choice in _CONTINUOUS_TESTS
+        if choice == "categorical" or (not named_continuous and _is_categorical(values)):
+            return _categorical_test(values, y, self.classes_)
+        numbers_ = _as_numbers(values)
+        if numbers_ is None:
+            raise ValueError(f"column {name!r} holds text or categories: it cannot be tested "
+                             f"with {choice!r}; name it 'categorical' in tests")
+        test = "mannwhitney" if choice == "auto" else choice
+        return _continuous_test(numbers_, y, self.classes_, test)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -195,66 +228,35 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
             raise ValueError(
                 f"UnivariateSelector needs at least two classes in y; got 1 class: {self.classes_}"
             )
-        if isinstance(self.tests, dict) and frame is not None:
-            unknown = sorted(set(self.tests) - set(map(str, frame.columns)))
+        if isinstance(self.tests, dict):
+            names = set(map(str, frame.columns)) if frame is not None else set()
+            unknown = sorted(set(self.tests) - names)
             if unknown:
                 raise ValueError(f"tests names column(s) {unknown} that are not in X")
-        n_features = X_checked.shape[1]
-        statistics, pvalues, tests = np.full(n_features, np.nan), np.ones(n_features), []
-        for j in range(n_features):
-            name = str(frame.columns[j]) if frame is not None else f"x{j}"
-            values = frame.iloc[:, j] if frame is not None else X_checked[:, j]
-            present = _present(values)
-            column_values = (values[present] if isinstance(values, pd.Series)
-                             else values[present])
-            y_present = y[present]
-            choice = self._column_test(name)
-            with warnings.catch_warnings():
-                # Tiny or degenerate groups make SciPy warn; the p-value it returns stands.
-                warnings.simplefilter("ignore", RuntimeWarning)
-                if choice == "categorical" or (choice == "auto" and _is_categorical(values)):
-                    result = _categorical_test(np.asarray(column_values), y_present)
-                else:
-                    test = "mannwhitney" if choice == "auto" else choice
-                    result = _continuous_test(np.asarray(column_values), y_present,
-                                              self.classes_, test)
-            statistics[j], pvalues[j] = result[0], result[1]
-            tests.append(result[2])
-        pvalues[np.isnan(pvalues)] = 1.0
-        self.statistics_ = statistics
-        self.pvalues_ = pvalues
-        self.tests_ = np.asarray(tests, dtype=object)
-        support = pvalues < self.alpha
-        n_keep = min(self.min_features, n_features)
+        results = []
+        with warnings.catch_warnings():
+            # Tiny groups make SciPy warn (e.g. few values for Kruskal-Wallis); the p-value
+            # it returns stands, and degenerate columns are caught before SciPy sees them.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for j in range(X_checked.shape[1]):
+                name = str(frame.columns[j]) if frame is not None else f"x{j}"
+                values = frame.iloc[:, j] if frame is not None else X_checked[:, j]
+                results.append(self._test_column(name, values, y))
+        statistics, pvalues, tests = zip(*results)
+        self.statistics_ = np.asarray(statistics, dtype=float)
+        self.pvalues_ = np.asarray(pvalues, dtype=float)
+        self.tests_ = np.asarray(tests, dtype=str)
+        support = self.pvalues_ < self.alpha
+        n_keep = min(self.min_features, support.size)
         if support.sum() < n_keep:
-            support[np.argsort(pvalues, kind="stable")[:n_keep]] = True
+            # argsort puts NaN (untested) last: tested columns are kept first.
+            support[np.argsort(self.pvalues_, kind="stable")[:n_keep]] = True
         self.support_ = support
         return self
 
     def _get_support_mask(self):
         check_is_fitted(self)
         return self.support_
-
-    def transform(self, X):
-        """Keep the selected columns; DataFrames stay DataFrames with their dtypes.
-
-        Parameters
-        ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features_in_)
-            Data with the columns seen in ``fit``.
-
-        Returns
-        -------
-        X_selected : {ndarray, DataFrame} of shape (n_samples, n_selected_features)
-            The selected columns.
-        """
-        check_is_fitted(self)
-        if isinstance(X, pd.DataFrame):
-            validate_data(self, X, dtype=None, ensure_all_finite="allow-nan", reset=False,
-                          skip_check_array=True)
-            return X.loc[:, self.support_]
-        X = validate_data(self, X, dtype=None, ensure_all_finite="allow-nan", reset=False)
-        return X[:, self.support_]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

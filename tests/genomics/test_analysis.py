@@ -79,7 +79,11 @@ def test_fraction_tests_are_mann_whitney_and_show_the_papers_cells(analysed):
     high = result.fractions[result.groups == "high"]
     low = result.fractions[result.groups == "low"]
     for cell_type in result.fractions.columns:
-        reference = stats.mannwhitneyu(high[cell_type], low[cell_type])
+        # R's wilcox.test: exact when both groups < 50 and no ties, else the corrected normal.
+        small = len(high) < 50 and len(low) < 50
+        exact = small and not result.fractions[cell_type].duplicated().any()
+        reference = stats.mannwhitneyu(high[cell_type], low[cell_type],
+                                       method="exact" if exact else "asymptotic")
         assert tests.loc[cell_type, "pvalue"] == pytest.approx(reference.pvalue, rel=1e-10)
         assert tests.loc[cell_type, "median_high"] == pytest.approx(high[cell_type].median())
     summary = result.summary()
@@ -136,3 +140,21 @@ def test_errors_before_any_work():
                                signature=data.signature)
     with pytest.raises(ValueError, match="no gene set has between min_size=50"):
         radiogenomics_analysis(scores, data.expression, gene_sets=sets, min_size=50)
+
+
+def test_cell_fraction_pvalues_are_rs():
+    from tacelearn.genomics import compare_cell_fractions
+
+    # R: wilcox.test(c(0.1, 0.15, 0.2), c(0.4, 0.45, 0.5))$p.value -> 0.1 (exact);
+    # wilcox.test(c(0.3, 0.35, 0.3), c(0.1, 0.05, 0.1))$p.value -> 0.072198197701657585 (ties);
+    # a cell type at 0 everywhere -> NaN, left out of p.adjust.
+    samples = [f"P{i}" for i in range(6)]
+    fractions = pd.DataFrame({"Macrophages M2": [0.1, 0.15, 0.2, 0.4, 0.45, 0.5],
+                              "B cells memory": [0.3, 0.35, 0.3, 0.1, 0.05, 0.1],
+                              "Eosinophils": [0.0] * 6}, index=samples)
+    groups = pd.Series(["high"] * 3 + ["low"] * 3, index=samples)
+    table = compare_cell_fractions(fractions, groups).set_index("cell_type")
+    assert table["pvalue"].iloc[:2].tolist() == pytest.approx([0.1, 0.072198197701657585],
+                                                              rel=1e-9)
+    assert np.isnan(table.loc["Eosinophils", "pvalue"])
+    assert table["qvalue"].iloc[:2].tolist() == pytest.approx([0.1, 0.1], rel=1e-9)

@@ -47,15 +47,43 @@ def test_welch_matches_scipy_gene_by_gene():
 
 
 @pytest.mark.parametrize(("n_high", "n_low", "integer"),
-                         [(20, 25, False), (6, 7, False), (6, 7, True), (5, 30, True)])
-def test_mann_whitney_matches_scipy_gene_by_gene(n_high, n_low, integer):
+                         [(20, 25, False), (6, 7, False), (6, 7, True), (5, 30, True),
+                          (50, 12, False)])
+def test_mann_whitney_follows_r_gene_by_gene(n_high, n_low, integer):
     expression, groups = _expression(n_high, n_low, 30, seed=n_high, integer=integer)
     table = differential_expression(expression, groups, method="mannwhitney").set_index("gene")
     for gene in expression.columns:
-        reference = stats.mannwhitneyu(expression.loc[groups == "high", gene],
-                                       expression.loc[groups == "low", gene])
+        high = expression.loc[groups == "high", gene]
+        low = expression.loc[groups == "low", gene]
+        # R's wilcox.test: exact when both groups < 50 and no ties, else the corrected normal.
+        tied = expression[gene].duplicated().any()
+        method = "exact" if n_high < 50 and n_low < 50 and not tied else "asymptotic"
+        reference = stats.mannwhitneyu(high, low, method=method)
         assert table.loc[gene, "statistic"] == reference.statistic
         assert table.loc[gene, "pvalue"] == pytest.approx(reference.pvalue, rel=1e-10)
+
+
+def test_mann_whitney_r_values_and_constant_genes_left_out_of_the_fdr():
+    # R: wilcox.test(c(7.1, 8.3, 6.9, 7.7, 8.8, 7.4), c(6.2, 6.8, 5.9, 7.0, 6.4, 6.1))$p.value
+    #    -> 0.004329004329004329 (exact); wilcox.test(rep(5, 6), rep(5, 6))$p.value -> NaN;
+    # p.adjust(c(0.004329004329004329, NaN), "BH") -> 0.004329004329004329, NA: the untested
+    # gene does not count (it used to get p = 1 and double the q-value).
+    samples = [f"S{i}" for i in range(12)]
+    expression = pd.DataFrame({
+        "VARYING": [7.1, 8.3, 6.9, 7.7, 8.8, 7.4, 6.2, 6.8, 5.9, 7.0, 6.4, 6.1],
+        "CONSTANT": [5.0] * 12}, index=samples)
+    groups = pd.Series(["high"] * 6 + ["low"] * 6, index=samples)
+    table = differential_expression(expression, groups, method="mannwhitney").set_index("gene")
+    assert table.loc["VARYING", "pvalue"] == pytest.approx(0.004329004329004329, rel=1e-9)
+    assert table.loc["VARYING", "qvalue"] == pytest.approx(0.004329004329004329, rel=1e-9)
+    assert table.loc["CONSTANT", ["statistic", "pvalue", "qvalue"]].isna().all()
+    assert table.index[-1] == "CONSTANT"
+    # R: t.test(high, low)$p.value -> 0.0053917677754627517; t.test(rep(5, 6), rep(5, 6))
+    # stops: "data are essentially constant".
+    welch = differential_expression(expression, groups).set_index("gene")
+    assert welch.loc["VARYING", "pvalue"] == pytest.approx(0.0053917677754627517, rel=1e-9)
+    assert welch.loc["VARYING", "qvalue"] == pytest.approx(0.0053917677754627517, rel=1e-9)
+    assert np.isnan(welch.loc["CONSTANT", "pvalue"])
 
 
 @pytest.mark.parametrize("method", ["welch", "mannwhitney"])

@@ -1,4 +1,5 @@
-"""Net benefit and decision curves against the formulas of Vickers & Elkin (2006), by hand."""
+"""Net benefit and decision curves against the formulas of Vickers & Elkin (2006), by hand,
+as dcurves computes them (dcurves is not installed here; its formula is written out)."""
 
 import numpy as np
 import pandas as pd
@@ -8,11 +9,33 @@ from tacelearn.metrics import decision_curve, net_benefit
 
 
 def hand_net_benefit(y, p, pt, harm=0.0):
-    """Vickers & Elkin: treat when p >= pt; count true and false positives one by one."""
+    """dcurves' net benefit, patient by patient.
+
+    dcurves (R, ddsjoberg/dcurves, R/dca.r) first replaces a risk of exactly 0 by
+    ``0 - .Machine$double.eps`` and 1 by ``1 + .Machine$double.eps``, then
+    (R/test_consequences.R) counts ``risk >= threshold`` among events (tp_rate) and non-events
+    (fp_rate) and returns ``tp_rate - threshold / (1 - threshold) * fp_rate - harm``.
+    """
     n = len(y)
-    tp = sum(1 for yi, pi in zip(y, p) if yi and pi >= pt)
-    fp = sum(1 for yi, pi in zip(y, p) if not yi and pi >= pt)
+    eps = np.finfo(float).eps
+    risk = [-eps if pi == 0 else 1 + eps if pi == 1 else pi for pi in p]
+    tp = sum(1 for yi, ri in zip(y, risk) if yi and ri >= pt)
+    fp = sum(1 for yi, ri in zip(y, risk) if not yi and ri >= pt)
     return tp / n - fp / n * pt / (1 - pt) - harm
+
+
+def test_a_score_of_zero_is_never_treated():
+    # The issue's example: y = [1, 0, 1, 0], p = [0, 0, 0.6, 0.2] at pt = 0. Treating the
+    # zeros gave 0.5; dcurves gives 0.25 (the two positive scores treated, one an event).
+    y, p = [1, 0, 1, 0], [0.0, 0.0, 0.6, 0.2]
+    assert net_benefit(y, p, 0.0) == pytest.approx(0.25, abs=1e-15)
+    assert hand_net_benefit(y, p, 0.0) == pytest.approx(0.25, abs=1e-15)
+    curve = decision_curve(y, {"m": p}, thresholds=[0.0, 0.2]).set_index(["model", "threshold"])
+    assert curve.loc[("m", 0.0), "net_benefit"] == pytest.approx(0.25, abs=1e-15)
+    assert curve.loc[("treat_all", 0.0), "net_benefit"] == pytest.approx(0.5, abs=1e-15)
+    assert curve.loc[("treat_none", 0.0), "net_benefit"] == 0.0
+    # A score of exactly 1 is always treated.
+    assert net_benefit([1, 0], [1.0, 0.0], 0.99) == pytest.approx(0.5)
 
 
 @pytest.fixture(scope="module")

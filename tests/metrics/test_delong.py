@@ -12,6 +12,7 @@ from tacelearn.metrics import (
     delong_roc_test,
     delong_roc_variance,
     delong_test_matrix,
+    roc_direction,
 )
 
 # pROC's reference values for its aSAH example, controls = "Good", cases = "Poor",
@@ -281,3 +282,50 @@ def test_errors_name_the_patient_and_the_label():
         delong_roc_variance([0, 1, 0, 1], ["a", "b", "c", "d"])
     with pytest.raises(ValueError, match="alternative"):
         delong_roc_test([0, 1, 0, 1], [1, 2, 3, 4], [1, 2, 3, 4], alternative="bigger")
+
+
+# pROC 1.18: controls' median 0.8 > cases' median 0.7, so roc(y, S, direction = "auto") picks
+# ">" although the "<" AUC is 0.52 > 0.5 (pROC's rule compares medians, not AUCs).
+DIRECTION_Y = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+DIRECTION_S = [0.9, 0.8, 0.1, 0.2, 0.85, 0.7, 0.75, 0.3, 0.95, 0.6]
+DIRECTION_S2 = [0.2, 0.5, 0.3, 0.1, 0.45, 0.6, 0.4, 0.9, 0.8, 0.35]
+
+
+def test_direction_as_proc():
+    # R: r <- roc(y, s, direction = d); auc(r); var(r); ci.auc(r, method = "delong")
+    #   "<":    0.52, 0.0528, 0.069634564234054785-0.97036543576594525
+    #   ">":    0.48, 0.0528, 0.02963456423405475-0.93036543576594521
+    #   "auto": r$direction is ">", so the same as ">".
+    assert delong_roc_variance(DIRECTION_Y, DIRECTION_S) == pytest.approx((0.52, 0.0528),
+                                                                          rel=1e-12)
+    for direction in (">", "auto"):
+        auc, variance = delong_roc_variance(DIRECTION_Y, DIRECTION_S, direction=direction)
+        assert (auc, variance) == pytest.approx((0.48, 0.0528), rel=1e-12)
+        low, high = delong_roc_ci(DIRECTION_Y, DIRECTION_S, direction=direction)
+        assert (low, high) == pytest.approx((0.02963456423405475, 0.93036543576594521),
+                                            rel=1e-12)
+    assert delong_roc_ci(DIRECTION_Y, DIRECTION_S) == pytest.approx(
+        (0.069634564234054785, 0.97036543576594525), rel=1e-12)
+    assert roc_direction(DIRECTION_Y, DIRECTION_S) == ">"
+    assert roc_direction(DIRECTION_Y, DIRECTION_S2) == "<"
+    assert roc_direction(DIRECTION_Y, DIRECTION_S, "<") == "<"
+
+
+def test_direction_in_paired_tests_as_proc():
+    # R: roc.test(roc(y, s, direction = ">"), roc(y, s2, direction = ">")) -> Z =
+    # 1.6681153124565979, p = 0.095292838023456658; with direction = "auto" on both (">" and
+    # "<"): Z = -1.0995249992067473, p = 0.27153913587657008.
+    flipped = delong_roc_test(DIRECTION_Y, DIRECTION_S, DIRECTION_S2, direction=">")
+    assert flipped.statistic == pytest.approx(1.6681153124565979, rel=1e-10)
+    assert flipped.pvalue == pytest.approx(0.095292838023456658, rel=1e-10)
+    auto = delong_roc_test(DIRECTION_Y, DIRECTION_S, DIRECTION_S2, direction="auto")
+    assert auto.statistic == pytest.approx(-1.0995249992067473, rel=1e-10)
+    assert auto.pvalue == pytest.approx(0.27153913587657008, rel=1e-10)
+    matrix = delong_test_matrix(DIRECTION_Y, {"s": DIRECTION_S, "s2": DIRECTION_S2},
+                                direction="auto")
+    assert matrix.loc["s", "s2"] == pytest.approx(0.27153913587657008, rel=1e-10)
+    aucs, _ = delong_covariance(DIRECTION_Y, {"s": DIRECTION_S, "s2": DIRECTION_S2},
+                                direction="auto")
+    assert aucs[0] == pytest.approx(0.48)
+    with pytest.raises(ValueError, match="direction"):
+        delong_roc_variance(DIRECTION_Y, DIRECTION_S, direction="up")

@@ -52,10 +52,29 @@ def test_table_holds_proc_auc_intervals_and_exact_proportions(asah_cohorts):
 
 def test_bootstrap_table_is_repeatable(asah_cohorts):
     y, scores = asah_cohorts
-    first = performance_table(y, scores, n_resamples=200, random_state=0, pos_label="Poor")
-    second = performance_table(y, scores, n_resamples=200, random_state=0, pos_label="Poor")
+    kwargs = {"method": "bootstrap", "n_resamples": 200, "random_state": 0, "pos_label": "Poor"}
+    first = performance_table(y, scores, **kwargs)
+    second = performance_table(y, scores, **kwargs)
     pd.testing.assert_frame_equal(first, second)
-    assert set(first.loc[first["metric"] != "auc", "ci_method"]) == {"bootstrap"}
+    proportions = first[first["metric"] != "auc"]
+    assert set(proportions["ci_method"]) <= {"bootstrap", "wilson"}
+    # Wilson only where the estimate is 0% or 100% and every resample would equal it.
+    fallback = proportions[proportions["ci_method"] == "wilson"]
+    assert fallback["estimate"].isin([0.0, 1.0]).all()
+
+
+def test_default_intervals_are_wilson_and_never_zero_width():
+    # A perfect model on 20 responders: the percentile bootstrap said 1.000 (1.000-1.000).
+    y = {"internal": [1] * 20 + [0] * 12}
+    scores = {"DLTR_MLP": {"internal": [0.9] * 20 + [0.1] * 12}}
+    table = performance_table(y, scores).set_index("metric")
+    assert set(table.loc[table.index != "auc", "ci_method"]) == {"wilson"}
+    # R: prop.test(20, 20, correct = FALSE)$conf.int -> 0.83887484194718065 1
+    assert table.loc["sensitivity", "low"] == pytest.approx(0.83887484194718065, rel=1e-12)
+    boot = performance_table(y, scores, method="bootstrap", random_state=0).set_index("metric")
+    # At 100% the bootstrap falls back to Wilson's interval, and says so.
+    assert boot.loc["sensitivity", "ci_method"] == "wilson"
+    assert boot.loc["sensitivity", "low"] == pytest.approx(0.83887484194718065, rel=1e-12)
 
 
 def test_missing_or_unknown_cohorts_are_named():

@@ -82,3 +82,20 @@ def test_from_estimator_splits_predicted_probabilities():
     assert display.cut == pytest.approx(np.median(probability))
     assert display.kaplan_meier.summary.loc["high", "n"] == np.sum(
         probability >= np.median(probability))
+
+
+@pytest.mark.parametrize("conf_type", ["log", "log-log", "plain"])
+def test_band_type_is_printed_and_follows_r(conf_type):
+    display = KaplanMeierDisplay.from_groups(TIME, EVENT, np.array(["all"] * 12),
+                                             conf_type=conf_type, confidence_level=0.9)
+    assert display.confidence_label_.get_text() == f"Bands: 90% CI, {conf_type}"
+    assert display.kaplan_meier.conf_type == conf_type
+    # The band stops where R's interval is NA: the curve reaches 0 at the last time (25).
+    band = display.kaplan_meier.survival
+    assert band[["ci_lower", "ci_upper"]].iloc[-1].isna().all()
+
+
+def test_no_band_no_label():
+    display = KaplanMeierDisplay.from_predictions(TIME, EVENT, SCORE, show_ci=False)
+    assert display.confidence_label_ is None
+    assert display.confidence_bands_ == {}

@@ -75,3 +75,22 @@ def test_delong_matrix_small_pvalues_print_as_bound():
                                                    colorbar=False)
     assert display.text_[0, 1].get_text() == "<0.001"
     assert display.colorbar_ is None
+
+
+def test_roc_direction_is_explicit():
+    # pROC 1.18: roc(y, s, direction = "auto") picks ">" (controls' median 0.8 > cases' 0.7):
+    # AUC 0.48, DeLong 95% CI 0.02963456423405475-0.93036543576594521.
+    y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    s = np.array([0.9, 0.8, 0.1, 0.2, 0.85, 0.7, 0.75, 0.3, 0.95, 0.6])
+    never_flipped = MultiRocDisplay.from_predictions(y, {"s": s})
+    assert never_flipped.roc_auc[0] == pytest.approx(0.52)
+    assert never_flipped.directions == ["<"]
+    auto = MultiRocDisplay.from_predictions(y, {"s": s}, direction="auto")
+    assert auto.directions == [">"]
+    assert auto.roc_auc[0] == pytest.approx(0.48)
+    assert auto.auc_ci[0] == pytest.approx((0.02963456423405475, 0.93036543576594521),
+                                           rel=1e-12)
+    fpr, tpr, _ = roc_curve(y, -s)
+    np.testing.assert_array_equal(auto.lines_[0].get_xdata(), fpr)
+    label = auto.ax_.get_legend().get_texts()[0].get_text()
+    assert label == "s (lower score = case): AUC 0.480 (95% CI 0.030-0.930)"

@@ -71,12 +71,13 @@ def test_dichotomised_labs_use_the_schema_cutoffs(synthetic_cohort):
     table = baseline_table(synthetic_cohort, columns=["alt", "platelets"])
     for split in SPLITS:
         part = synthetic_cohort[synthetic_cohort["split"] == split]
+        # Percentages are of the patients with a value.
         above = int((part["alt"] > 50).sum())
         assert table.loc[("ALT > 50 U/L, n (%)", "yes"), split] == (
-            f"{above} ({100 * above / len(part):.1f})")
+            f"{above} ({100 * above / part['alt'].notna().sum():.1f})")
         low = int((part["platelets"] < 125).sum())
         assert table.loc[("Platelets < 125 x10^9/L, n (%)", "yes"), split] == (
-            f"{low} ({100 * low / len(part):.1f})")
+            f"{low} ({100 * low / part['platelets'].notna().sum():.1f})")
 
 
 def test_two_groups_on_real_data_with_missing_values(shared_data):
@@ -136,21 +137,59 @@ def exact_fisher_freeman_halton(table):
     return total
 
 
-def test_fisher_freeman_halton_for_sparse_larger_tables():
-    # Three groups x two levels with expected counts below 5: tableone alone keeps chi-square.
-    counts = {"train": (6, 2), "external_1": (1, 6), "external_2": (3, 4)}
+def _diabetes_by_split(counts):
     split, diabetes = [], []
     for group, (yes, no) in counts.items():
         split += [group] * (yes + no)
         diabetes += [1] * yes + [0] * no
-    cohort = pd.DataFrame({"split": split, "diabetes": diabetes})
+    return pd.DataFrame({"split": split, "diabetes": diabetes})
+
+
+def test_fisher_freeman_halton_for_sparse_larger_tables():
+    # Three groups x two levels with expected counts below 5: tableone alone keeps chi-square.
+    cohort = _diabetes_by_split({"train": (6, 2), "external_1": (1, 6), "external_2": (3, 4)})
     table = baseline_table(cohort, pval_digits=12)
-    assert table.loc["Diabetes, n (%)", "Test"].iloc[0] == "Fisher-Freeman-Halton (Monte Carlo)"
+    assert table.loc["Diabetes, n (%)", "Test"].iloc[0] == "Fisher's exact"
     exact = exact_fisher_freeman_halton([[2, 6], [6, 1], [4, 3]])
-    # 9999 Monte Carlo tables: standard error below 0.005.
-    assert pvalue(table, "Diabetes, n (%)") == pytest.approx(exact, abs=0.02)
+    # R: fisher.test(rbind(c(2, 6), c(6, 1), c(4, 3)))$p.value -> 0.082357271211759661
+    assert exact == pytest.approx(0.082357271211759661, rel=1e-9)
+    assert pvalue(table, "Diabetes, n (%)") == pytest.approx(exact, abs=1e-11)
     plain = baseline_table(cohort, fisher_rxc=False)
     assert plain.loc["Diabetes, n (%)", "Test"].iloc[0].startswith("Chi-squared (warning")
+
+
+def test_monte_carlo_fisher_when_too_many_tables():
+    counts = {"train": (60, 3), "internal_validation": (55, 4), "external_1": (50, 6),
+              "external_2": (4, 2)}
+    cohort = _diabetes_by_split(counts).assign(
+        bclc=lambda frame: np.tile(["0", "A", "B", "C", "D"], len(frame))[:len(frame)])
+    first = baseline_table(cohort, columns=["bclc"], pval_digits=12)
+    test_name = first.loc["BCLC stage, n (%)", "Test"].iloc[0]
+    assert test_name == "Fisher's exact (Monte Carlo, 9999 tables)"
+    second = baseline_table(cohort, columns=["bclc"], pval_digits=12)
+    assert pvalue(first, "BCLC stage, n (%)") == pvalue(second, "BCLC stage, n (%)")
+
+
+def test_one_observed_level_is_not_tested():
+    # R: chisq.test(split, ascites) with one level -> Error: 'x' and 'y' must have at least 2
+    # levels. tableone printed "P = 1.000, Chi-squared".
+    cohort = pd.DataFrame({"split": ["train"] * 4 + ["external_1"] * 4, "ascites": [1] * 8,
+                           "age": [60.0] * 8})
+    table = baseline_table(cohort)
+    row = table.loc[("Ascites, n (%)", "yes")]
+    assert (row["P-Value"], row["Test"]) == ("", "Not tested (only one level observed)")
+    age = table.loc[("Age (years), mean (SD)", "")]
+    assert (age["P-Value"], age["Test"]) == ("", "Not tested (all values are equal)")
+
+
+def test_same_test_and_pvalue_as_the_univariate_screening():
+    from tacelearn.transformers import UnivariateSelector
+
+    cohort = _diabetes_by_split({"train": (6, 2), "external_1": (1, 6), "external_2": (3, 4)})
+    table = baseline_table(cohort, pval_digits=12)
+    selector = UnivariateSelector().fit(cohort[["diabetes"]], cohort["split"])
+    assert selector.tests_[0] == "fisher"
+    assert selector.pvalues_[0] == pytest.approx(pvalue(table, "Diabetes, n (%)"), abs=1e-11)
 
 
 def test_variable_missing_in_a_whole_group_is_not_tested():
@@ -158,7 +197,8 @@ def test_variable_missing_in_a_whole_group_is_not_tested():
                            "age": [50.0, 60.0, 55.0, 65.0] + [np.nan] * 4})
     table = baseline_table(cohort)
     row = table.loc[("Age (years), mean (SD)", "")]
-    assert (row["P-Value"], row["Test"]) == ("", "Not tested")
+    assert (row["P-Value"], row["Test"]) == ("",
+                                             "Not tested (no value in group(s) ['external_1'])")
     assert (row["train"], row["external_1"], row["Missing"]) == ("57.5 (6.5)", "", "4")
 
 

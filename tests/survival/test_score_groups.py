@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,30 @@ def test_mean_cut_and_ties_go_high():
     assert cut == pytest.approx(sum(scores) / len(scores))
     assert cut == pytest.approx(0.4)
     assert groups.tolist() == ["low", "low", "high", "high", "high"]
+
+
+# R: x >= mean(x) for each vector (numpy's mean lands one unit in the last place above the
+# scores equal to it in the first two, and misplaces one score in the others).
+R_MEAN_SPLITS = [
+    ([0.4, 0.4, 0.4], [1, 1, 1]),
+    ([0.55, 0.65, 0.6], [0, 1, 1]),
+    ([0.63, 0.51, 0.26, 0.3, 0.04, 0.07, 0.01], [1, 1, 1, 1, 0, 0, 0]),
+    ([0.33, 0.7, 0.32, 0.58, 0.97], [0, 1, 0, 1, 1]),
+    ([0.04, 0.34, 0.19], [0, 1, 1]),
+    ([0.58, 0.75, 0.23, 0.76], [1, 1, 0, 1]),
+    ([0.63, 0.92, 0.03, 0.53, 0.99, 0.68], [1, 1, 0, 0, 1, 1]),
+    ([0.14, 0.36, 0.74, 0.42, 0.44], [0, 0, 1, 1, 1]),
+]
+
+
+@pytest.mark.parametrize(("scores", "r_high"), R_MEAN_SPLITS)
+def test_mean_split_matches_r(scores, r_high):
+    groups, cut = split_by_score(scores, cut="mean")
+    assert [int(g == "high") for g in groups] == r_high
+    # The cut is the mean rounded once from its exact value: sum(cut) * n is within half a
+    # unit in the last place of the exact sum of the scores.
+    exact = sum(Fraction(s) for s in scores) / len(scores)
+    assert abs(Fraction(cut) - exact) <= Fraction(np.spacing(cut)) / 2
 
 
 def test_median_cut_puts_the_median_patient_high():

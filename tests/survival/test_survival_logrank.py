@@ -45,6 +45,13 @@ def test_two_groups_match_formula_and_lifelines():
     assert result.groups == ("high", "low")
 
 
+def test_matches_r_survdiff():
+    # R: survdiff(Surv(TIME, EVENT) ~ GROUP)$chisq -> 6.2644435276458665 (its P from chi2, 1 df)
+    result = logrank_test(TIME, EVENT, GROUP)
+    assert result.statistic == pytest.approx(6.2644435276458665, rel=1e-10)
+    assert result.pvalue == pytest.approx(stats.chi2.sf(6.2644435276458665, 1), rel=1e-10)
+
+
 def test_result_unpacks_like_scipy():
     statistic, pvalue = logrank_test(TIME, EVENT, GROUP)
     assert (statistic, pvalue) == (logrank_test(TIME, EVENT, GROUP).statistic,
