@@ -128,7 +128,8 @@ def bench_bootstrap(quick):
     is_case, scores = tied_scores(rng, n)
 
     def ours():
-        return binary_metrics_ci(is_case, scores, n_resamples=n_resamples, random_state=0)
+        return binary_metrics_ci(is_case, scores, method="bootstrap", stratified=True,
+                                 n_resamples=n_resamples, random_state=0)
 
     table = ours()
     loop = looped_bootstrap(is_case, scores, 0.5, 200 if quick else n_resamples, seed=0)

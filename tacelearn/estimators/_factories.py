@@ -61,7 +61,8 @@ def _clinical_steps(screen, alpha, dichotomise, unknown_categories):
     if dichotomise:
         steps.append(("cutoffs", ClinicalCutoffEncoder()))
     if screen:
-        steps.append(("screen", UnivariateSelector(alpha=alpha)))
+        # Screening passes whole variables on by name to the encoders after it.
+        steps.append(("screen", UnivariateSelector(alpha=alpha).set_output(transform="pandas")))
     steps.append(("preprocess", clinical_preprocessor(unknown_categories=unknown_categories)))
     return steps
 

@@ -24,7 +24,7 @@ import types
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ._walk import reachable_objects
+from ..utils import reachable_objects
 
 __all__ = ["ModelFormatError", "decode_model", "encode_model", "trusted_names"]
 
@@ -55,6 +55,8 @@ TACELEARN_CLASSES = frozenset({
     "tacelearn.transformers._out_of_fold.OutOfFoldTransformer",
     "tacelearn.transformers._patches.TumourPatchExtractor",
     "tacelearn.transformers._encoder.CNNEncoder",
+    "tacelearn.transformers._radiomics.RadiomicsExtractor",
+    "tacelearn.transformers._correlation_filter.CorrelationFilter",
 })
 #: Functions a FunctionTransformer of a saved model may call, and types that appear as
 #: parameter values (``OneHotEncoder(dtype=np.float64)``, a CNN's optimizer class).

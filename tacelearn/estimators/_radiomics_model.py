@@ -5,13 +5,13 @@ from __future__ import annotations
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..transformers import CorrelationFilter, RadiomicsExtractor
 from ._columns import SchemaColumns, clinical_preprocessor
 from ._factories import _image_input_columns
+from ._heads import BinaryLogisticRegression
 
 __all__ = ["make_radiomics_model"]
 
@@ -106,7 +106,7 @@ def make_radiomics_model(*, columns=None, settings=None, extractor_params=None,
     """
     steps = _radiomics_steps(settings, extractor_params, variance_threshold,
                              correlation_threshold)
-    classifier = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear",
+    classifier = BinaryLogisticRegression(C=C, l1_ratio=1.0, solver="liblinear",
                                     random_state=random_state)
     if not include_clinical:
         return Pipeline([*steps, ("classifier", classifier)])

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ._validation import check_binary_outcome, check_named_scores, check_scores
+from ..utils import check_binary_outcome, check_named_scores, check_scores
 
 __all__ = ["REFERENCE_STRATEGIES", "decision_curve", "net_benefit"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from ._validation import check_binary_outcome, check_named_scores, check_scores
+from ..utils import check_binary_outcome, check_named_scores, check_scores
 
 __all__ = [
     "DIRECTIONS",

@@ -8,7 +8,7 @@ from scipy.special import ndtr, ndtri
 from scipy.stats import binomtest
 from sklearn.utils import check_random_state
 
-from ._validation import check_binary_outcome, check_scores
+from ..utils import check_binary_outcome, check_scores
 
 __all__ = ["CI_METHODS", "THRESHOLD_METRICS", "binary_metrics", "binary_metrics_ci",
            "youden_threshold"]

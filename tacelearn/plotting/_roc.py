@@ -5,7 +5,7 @@ from __future__ import annotations
 from sklearn.metrics import roc_curve
 
 from ..metrics import delong_roc_ci, delong_roc_variance, roc_direction
-from ..metrics._validation import check_binary_outcome, check_named_scores
+from ..utils import check_binary_outcome, check_named_scores
 from ._base import get_axes, scores_of_estimators
 
 __all__ = ["MultiRocDisplay"]

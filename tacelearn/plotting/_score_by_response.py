@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
-from ..metrics._validation import check_binary_outcome, check_scores
-from ..utils import format_pvalue
+from ..stats import mann_whitney_u
+from ..utils import check_binary_outcome, check_scores, format_pvalue
 from ._base import RESPONSE_COLORS, get_axes, positive_scores
 
 __all__ = ["ScoreByResponseDisplay"]
@@ -15,7 +14,8 @@ __all__ = ["ScoreByResponseDisplay"]
 class ScoreByResponseDisplay:
     """Box plots of the scores by true response, each patient a jittered point.
 
-    The title gives the two-sided Mann-Whitney U test (:func:`scipy.stats.mannwhitneyu`)
+    The title gives the two-sided Mann-Whitney U test (:func:`tacelearn.stats.mann_whitney_u`,
+    exact or normal as R's ``wilcox.test`` chooses)
     between the groups, the usual companion of this figure. Create it with
     :meth:`from_predictions` or :meth:`from_estimator`; all parameters are stored as
     attributes.
@@ -135,8 +135,7 @@ class ScoreByResponseDisplay:
         """
         is_response = check_binary_outcome(y_true, pos_label=pos_label)
         scores = check_scores(y_score, is_response.shape[0])
-        pvalue = stats.mannwhitneyu(scores[is_response], scores[~is_response],
-                                    alternative="two-sided").pvalue
+        pvalue = mann_whitney_u(scores[is_response], scores[~is_response]).pvalue
         display = cls(y_score=scores, is_response=is_response, labels=labels,
                       pvalue=float(pvalue))
         return display.plot(ax=ax, **kwargs)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.patches import Patch
 
-from ..metrics._validation import check_binary_outcome, check_scores
 from ..survival import split_by_score
+from ..utils import check_binary_outcome, check_scores
 from ._base import RESPONSE_COLORS, get_axes, positive_scores
 
 __all__ = ["ScoreWaterfallDisplay"]

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..estimators import TextCategories, load_model
-from ..estimators._walk import reachable_objects
-from ..utils import as_store, atomic_write_text, describe_rows
+from ..utils import as_store, atomic_write_text, describe_rows, reachable_objects
 
 __all__ = ["predict_cohort"]
 

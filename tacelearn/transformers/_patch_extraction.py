@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ._cohort_files import check_binary_mask, check_same_grid
 from ._image import (
     context_slice_indices,
     crop_with_padding,
@@ -33,8 +34,6 @@ PATCH_FORMAT_VERSION = 1
 #: least ``TUMOUR_RING_PIXELS`` pixels, so that coarse grids still give a ring.
 TUMOUR_RING_MM = 10.0
 TUMOUR_RING_PIXELS = 2
-#: Tolerance (mm) when comparing the affines of an image and its mask.
-AFFINE_TOLERANCE_MM = 1e-3
 NORMALIZATIONS = ("zscore", "zscore_tumour", None)
 LESION_MODES = ("largest", "all")
 
@@ -49,24 +48,6 @@ class PatchSettings:
     spacing: tuple | None
     normalization: str | None
     lesion: str
-
-
-def _check_binary(mask, path):
-    stray = (mask != 0) & (mask != 1)
-    if stray.any():
-        values = np.unique(mask[stray])[:5]
-        raise ValueError(f"{path}: a tumour mask must hold only 0 and 1; found "
-                         f"{', '.join(f'{v:g}' for v in values)}")
-
-
-def _check_same_grid(volume, affine, path, mask, mask_affine, mask_path):
-    if volume.shape != mask.shape:
-        raise ValueError(f"{path} has shape {volume.shape} but its mask {mask_path} has shape "
-                         f"{mask.shape}; the mask must be drawn on the image's voxel grid")
-    if not np.allclose(affine, mask_affine, rtol=0.0, atol=AFFINE_TOLERANCE_MM):
-        raise ValueError(f"{path} and its mask {mask_path} have different affines "
-                         f"(largest difference {np.abs(affine - mask_affine).max():.4g} mm); "
-                         "the mask must be drawn on the image's voxel grid")
 
 
 def _reference_intensities(centre_slice, lesion_slice, pixel_spacing, normalization):
@@ -120,11 +101,11 @@ def extract_patches(image_paths, mask_path, channels, settings):
     """
     # A DICOM-SEG or RT-STRUCT mask is read onto the grid of the first sequence it was drawn on.
     mask, mask_affine = load_volume(mask_path, reference=image_paths[0])
-    _check_binary(mask, mask_path)
+    check_binary_mask(mask, mask_path)
     volumes = []
     for path in image_paths:
         volume, affine = load_volume(path)
-        _check_same_grid(volume, affine, path, mask, mask_affine, mask_path)
+        check_same_grid(volume, affine, path, mask, mask_affine, mask_path)
         if volume.min() == volume.max():
             raise ValueError(f"{path}: the image is constant (every voxel is {volume.min():g})")
         volumes.append(reorient_to_ras(volume, affine)[0])

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ..utils import ContentStore, as_store, content_key, list_problems
-from ._image import volume_stamp
+from ._cohort_files import PATIENT_COLUMN, cohort_file_stamps, column_names
 from ._patch_extraction import (
     LESION_MODES,
     NORMALIZATIONS,
@@ -26,8 +26,6 @@ from ._patch_extraction import (
 
 __all__ = ["TumourPatchExtractor", "TumourPatches"]
 
-#: The column that names each patient in error messages and in the lesion table.
-PATIENT_COLUMN = "patient_id"
 #: The lesion table's columns, one row per patch.
 LESION_COLUMNS = (PATIENT_COLUMN, "lesion", "voxels", "volume_ml", "slice")
 #: Namespace of patch entries in the cache store.
@@ -82,15 +80,6 @@ def _entry_checker(n_channels, size):
         if (flat.max(axis=1) == flat.min(axis=1)).any():
             raise ValueError("a patch is blank (every value equal)")
     return check
-
-
-def _column_names(value, parameter):
-    """``value`` as a non-empty tuple of distinct column names, or a ValueError naming it."""
-    names = tuple(value)
-    if not names or not all(isinstance(name, str) for name in names):
-        raise ValueError(f"{parameter} must be a non-empty sequence of column names, got "
-                         f"{value!r}")
-    return names
 
 
 class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -240,12 +229,12 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
     def _resolve_columns(self):
         """(sequence columns, channel indices): what the parameter constraints cannot say."""
-        columns = _column_names(self.image_columns, "image_columns")
+        columns = column_names(self.image_columns, "image_columns")
         if len(set(columns)) != len(columns):
             raise ValueError(f"image_columns lists a column twice: {columns}; repeat a "
                              "sequence with channel_order instead")
         order = (columns if self.channel_order is None
-                 else _column_names(self.channel_order, "channel_order"))
+                 else column_names(self.channel_order, "channel_order"))
         unknown = [c for c in order if c not in columns]
         if unknown:
             raise ValueError(f"channel_order names {unknown}, which are not in image_columns "
@@ -307,22 +296,11 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
     def _jobs(self, X):
         """One job per patient; every missing or unreadable path is reported at once."""
-        problems, jobs = [], []
-        columns = [*self.sequence_columns_, self.mask_column]
-        for row in X[[PATIENT_COLUMN, *columns]].itertuples(index=False):
-            patient, *paths = row
-            stamps = [_stamp(patient, column, path, problems)
-                      for column, path in zip(columns, paths)]
-            if all(stamp is not None for stamp in stamps):
-                jobs.append({"file_stamps": tuple(stamps),
-                             "image_paths": tuple(s[0] for s in stamps[:-1]),
-                             "mask_path": stamps[-1][0], "channels": self.channel_indices_,
-                             "settings": self._settings()})
-        if problems:
-            error = FileNotFoundError if all(missing for _, missing in problems) else ValueError
-            raise error(f"{len(problems)} image file(s) missing or unreadable:\n  "
-                        f"{list_problems([text for text, _ in problems])}")
-        return jobs
+        settings = self._settings()
+        return [{"file_stamps": stamps, "image_paths": tuple(s[0] for s in stamps[:-1]),
+                 "mask_path": stamps[-1][0], "channels": self.channel_indices_,
+                 "settings": settings}
+                for stamps in cohort_file_stamps(X, self._file_columns())]
 
     def _extract_all(self, jobs):
         """(result, error) of every job: cache hits loaded here, the rest in joblib workers."""
@@ -466,30 +444,6 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
-
-
-def _stamp(patient, column, path, problems):
-    """``(absolute path, modification time, size)`` of a patient's file, or None with the
-    problem recorded as ``(message, missing)`` (every ``OSError`` named with the patient and
-    the column)."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-        problems.append((f"patient {patient}: no file in column '{column}' (value {path!r})",
-                         True))
-        return None
-    try:
-        path = os.path.abspath(os.fspath(path))
-        # A DICOM series folder is stamped by its newest file and total size.
-        mtime, size = volume_stamp(path)
-    except FileNotFoundError:
-        problems.append((f"patient {patient}: column '{column}': image file not found: {path}",
-                         True))
-        return None
-    except (OSError, ValueError) as error:  # a loop of links, a name too long, a NUL byte
-        reason = getattr(error, "strerror", None) or str(error)
-        problems.append((f"patient {patient}: column '{column}': cannot read {path!r}: "
-                         f"{reason}", False))
-        return None
-    return path, mtime, size
 
 
 def _problem(patient, job, columns, error):

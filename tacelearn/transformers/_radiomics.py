@@ -23,9 +23,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ..utils import ContentStore, as_store, content_key, describe_names, list_problems
+from ._cohort_files import (
+    PATIENT_COLUMN,
+    check_binary_mask,
+    check_same_grid,
+    cohort_file_stamps,
+    column_names,
+)
 from ._image import load_volume, voxel_spacing
-from ._patch_extraction import _check_binary, _check_same_grid
-from ._patches import PATIENT_COLUMN, _column_names, _stamp
 
 __all__ = ["RadiomicsExtractor", "default_radiomics_settings"]
 
@@ -308,7 +313,7 @@ def _refusal(error, path, mask_path):
 def _load_mask(mask_path, reference):
     # A DICOM-SEG or RT-STRUCT mask is read onto the grid of the series it was drawn on.
     mask, affine = load_volume(mask_path, reference=reference)
-    _check_binary(mask, mask_path)
+    check_binary_mask(mask, mask_path)
     if not mask.any():
         raise ValueError(f"{mask_path}: the mask is empty (no tumour voxel)")
     return mask.astype(np.uint8), affine
@@ -318,7 +323,7 @@ def _load_image(path, mask, mask_affine, mask_path):
     """A sequence's volume and affine; an image off the mask's grid is the mask's problem."""
     volume, affine = load_volume(path)
     try:
-        _check_same_grid(volume, affine, path, mask, mask_affine, mask_path)
+        check_same_grid(volume, affine, path, mask, mask_affine, mask_path)
     except ValueError as error:
         raise _FileProblem(-1, str(error)) from None
     if volume.min() == volume.max():
@@ -551,7 +556,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     def _prefixes(self):
-        columns = _column_names(self.image_columns, "image_columns")
+        columns = column_names(self.image_columns, "image_columns")
         if len(set(columns)) != len(columns):
             raise ValueError(f"image_columns lists a column twice: {columns}")
         prefixes = tuple(_feature_prefix(column) for column in columns)
@@ -654,21 +659,10 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         """One job per patient; every missing or unreadable path is reported at once."""
         columns, prefixes = self._prefixes()
         file_columns = [*columns, self.mask_column]
-        problems, jobs = [], []
-        for patient, *paths in X[[PATIENT_COLUMN, *file_columns]].itertuples(index=False):
-            stamps = [_stamp(patient, column, path, problems)
-                      for column, path in zip(file_columns, paths)]
-            if all(stamp is not None for stamp in stamps):
-                jobs.append({"file_stamps": tuple(stamps),
-                             "image_paths": tuple(s[0] for s in stamps[:-1]),
-                             "mask_path": stamps[-1][0], "settings": settings,
-                             "prefixes": prefixes,
-                             "mask_prefix": _feature_prefix(self.mask_column)})
-        if problems:
-            error = FileNotFoundError if all(missing for _, missing in problems) else ValueError
-            raise error(f"{len(problems)} image file(s) missing or unreadable:\n  "
-                        f"{list_problems([text for text, _ in problems])}")
-        return jobs
+        return [{"file_stamps": stamps, "image_paths": tuple(s[0] for s in stamps[:-1]),
+                 "mask_path": stamps[-1][0], "settings": settings, "prefixes": prefixes,
+                 "mask_prefix": _feature_prefix(self.mask_column)}
+                for stamps in cohort_file_stamps(X, file_columns)]
 
     def _extract_all(self, jobs):
         """(result, error) of every job: cache hits loaded here, the rest in joblib workers."""

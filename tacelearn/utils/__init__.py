@@ -21,7 +21,13 @@ from ._paths import (
     split_selector,
 )
 from ._store import CacheWarning, ContentStore, StoreEntry, as_store, content_key
-from ._validation import one_dimensional
+from ._validation import (
+    check_binary_outcome,
+    check_named_scores,
+    check_scores,
+    one_dimensional,
+)
+from ._walk import reachable_objects
 
 __all__ = [
     "MAX_LISTED",
@@ -33,6 +39,9 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "CacheWarning",
+    "check_binary_outcome",
+    "check_named_scores",
+    "check_scores",
     "content_key",
     "ContentStore",
     "describe_entries",
@@ -44,6 +53,7 @@ __all__ = [
     "is_nifti_path",
     "list_problems",
     "one_dimensional",
+    "reachable_objects",
     "split_selector",
     "StoreEntry",
 ]

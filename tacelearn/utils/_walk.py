@@ -29,7 +29,7 @@ def reachable_objects(model):
     --------
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import StandardScaler
-    >>> from tacelearn.estimators._walk import reachable_objects
+    >>> from tacelearn.utils import reachable_objects
     >>> pipeline = make_pipeline(StandardScaler())
     >>> [type(o).__name__ for o in reachable_objects(pipeline)]
     ['Pipeline', 'StandardScaler']
