@@ -107,7 +107,7 @@ def make_radiomics_model(*, columns=None, settings=None, extractor_params=None,
     steps = _radiomics_steps(settings, extractor_params, variance_threshold,
                              correlation_threshold)
     classifier = BinaryLogisticRegression(C=C, l1_ratio=1.0, solver="liblinear",
-                                    random_state=random_state)
+                                          random_state=random_state)
     if not include_clinical:
         return Pipeline([*steps, ("classifier", classifier)])
     features = ColumnTransformer(
