@@ -1,6 +1,12 @@
 """Metrics of the study: DeLong AUC inference, threshold metrics with CIs, decision curves,
 performance tables (Table 2) and scikit-learn scorers."""
 
+from ._calibration import (
+    CALIBRATION_METRICS,
+    CalibrationResult,
+    calibration_metrics,
+    loess_calibration_curve,
+)
 from ._decision_curve import REFERENCE_STRATEGIES, decision_curve, net_benefit
 from ._delong import (
     DIRECTIONS,
@@ -29,15 +35,18 @@ from ._threshold import (
 )
 
 __all__ = [
+    "CALIBRATION_METRICS",
     "CI_METHODS",
     "DIRECTIONS",
     "PERFORMANCE_METRICS",
     "REFERENCE_STRATEGIES",
     "THRESHOLD_METRICS",
+    "CalibrationResult",
     "ConfidenceInterval",
     "DeLongTestResult",
     "binary_metrics",
     "binary_metrics_ci",
+    "calibration_metrics",
     "decision_curve",
     "delong_auc_scorer",
     "delong_covariance",
@@ -47,6 +56,7 @@ __all__ = [
     "delong_test_matrix",
     "format_estimate_ci",
     "format_performance_table",
+    "loess_calibration_curve",
     "net_benefit",
     "net_benefit_scorer",
     "performance_table",

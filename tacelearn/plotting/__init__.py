@@ -1,5 +1,6 @@
 """Display objects in scikit-learn's style: ``from_predictions``, ``from_estimator``, ``plot``."""
 
+from ._calibration import CalibrationCurveDisplay
 from ._decision_curve import DecisionCurveDisplay
 from ._delong_matrix import DelongMatrixDisplay
 from ._genomics import (
@@ -15,6 +16,7 @@ from ._score_by_response import ScoreByResponseDisplay
 from ._waterfall import ScoreWaterfallDisplay
 
 __all__ = [
+    "CalibrationCurveDisplay",
     "CellFractionDisplay",
     "DecisionCurveDisplay",
     "DelongMatrixDisplay",
