@@ -42,6 +42,7 @@ _SKLEARN_CLASSES = (
     ("sklearn.linear_model", "LogisticRegression"),
     ("sklearn.neural_network", "MLPClassifier"),
     ("sklearn.discriminant_analysis", "LinearDiscriminantAnalysis"),
+    ("sklearn.frozen", "FrozenEstimator"),
 )
 #: Classes of tacelearn that a saved model may hold, by defining module: compared by name
 #: when saving, imported only when a file names them (so a clinical model stays torch-free).
@@ -57,6 +58,7 @@ TACELEARN_CLASSES = frozenset({
     "tacelearn.transformers._encoder.CNNEncoder",
     "tacelearn.transformers._radiomics.RadiomicsExtractor",
     "tacelearn.transformers._correlation_filter.CorrelationFilter",
+    "tacelearn.validation._recalibration.LogisticRecalibrator",
 })
 #: Functions a FunctionTransformer of a saved model may call, and types that appear as
 #: parameter values (``OneHotEncoder(dtype=np.float64)``, a CNN's optimizer class).

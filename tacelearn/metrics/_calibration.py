@@ -28,9 +28,8 @@ import pandas as pd
 from scipy.special import expit, log_expit, logit, ndtri
 from sklearn.utils import check_random_state
 
-from ..utils import describe_entries
+from ..utils import check_binary_outcome, check_scores, describe_entries
 from ._delong import ConfidenceInterval
-from ._validation import check_binary_outcome, check_scores
 
 __all__ = [
     "CALIBRATION_METRICS",

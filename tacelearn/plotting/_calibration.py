@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics import calibration_metrics, loess_calibration_curve
-from ..metrics._validation import check_scores
+from ..utils import check_scores
 from ._base import get_axes, positive_scores
 
 __all__ = ["CalibrationCurveDisplay"]

@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
 
 from ..metrics._calibration import DEFAULT_EPSILON
-from ..metrics._validation import check_binary_outcome
+from ..utils import check_binary_outcome
 from ._performance import (
     case_label_of,
     case_probability,

@@ -13,8 +13,7 @@ from joblib import Parallel, delayed
 from scipy.special import ndtri
 
 from ..metrics._calibration import DEFAULT_EPSILON, check_epsilon
-from ..metrics._validation import check_binary_outcome, check_named_scores
-from ..utils import describe_rows
+from ..utils import check_binary_outcome, check_named_scores, describe_rows
 from ._performance import PERFORMANCE_COLUMNS, case_label_of, fit_and_predict, performance_row
 from ._pooling import pool_random_effects
 

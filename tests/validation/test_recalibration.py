@@ -202,9 +202,8 @@ def test_survives_save_model(tmp_path):
     recalibrator = LogisticRecalibrator(make_pipeline(
         make_column_transformer(("passthrough", ["a", "b", "c"])), LogisticRegression()),
         group_column="center", cv=3).fit(cohort, cohort["y"])
-    # Until LogisticRecalibrator joins the allow-list of saved classes, it is named as trusted.
-    trusted = ["tacelearn.validation._recalibration.LogisticRecalibrator"]
-    folder = estimators.save_model(recalibrator, tmp_path / "recalibrated", trusted=trusted)
-    loaded = estimators.load_model(folder, trusted=trusted)
+    # On the allow-list of saved classes: no trust to grant.
+    folder = estimators.save_model(recalibrator, tmp_path / "recalibrated")
+    loaded = estimators.load_model(folder)
     assert loaded.predict_proba(cohort) == pytest.approx(recalibrator.predict_proba(cohort))
     assert loaded.groups_.tolist() == recalibrator.groups_.tolist()
