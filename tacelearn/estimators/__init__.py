@@ -7,6 +7,7 @@ imported on first use (PEP 562), so that a clinical-only user of :func:`make_cli
 
 import importlib
 
+from ._branch import ImageBranch
 from ._columns import (
     SKEWED_COLUMNS,
     SchemaColumns,
@@ -34,6 +35,7 @@ __all__ = [
     "SKEWED_COLUMNS",
     "BinaryLogisticRegression",
     "BinaryMLPClassifier",
+    "ImageBranch",
     "SchemaColumns",
     "TextCategories",
     "UnseenCategoryWarning",

@@ -12,6 +12,7 @@ from ..transformers import (
     TumourPatchExtractor,
     UnivariateSelector,
 )
+from ._branch import ImageBranch
 from ._columns import SchemaColumns, clinical_preprocessor
 from ._heads import BinaryLogisticRegression, BinaryMLPClassifier
 
@@ -198,14 +199,15 @@ def image_branch(*, output="logit", cv=DEFAULT_FUSION_CV, backbone="densenet169"
 
     Returns
     -------
-    branch : sklearn.pipeline.Pipeline
-        Unfitted; steps ``patches``, ``encoder`` and ``scale``.
+    branch : ImageBranch
+        Unfitted; steps ``patches``, ``encoder`` and ``scale``: a Pipeline whose table output
+        (``set_output(transform="pandas")``) keeps the cohort's index.
     """
     _check_options("output", output, _IMAGE_OUTPUTS)
     encoder = _encoder(backbone, output, random_state, encoder_params)
     if cv is not None:
         encoder = OutOfFoldTransformer(encoder, cv=cv)
-    return Pipeline([
+    return ImageBranch([
         ("patches", _extractor(patch_size, extractor_params)),
         ("encoder", encoder),
         ("scale", StandardScaler()),

@@ -47,6 +47,7 @@ _SKLEARN_CLASSES = (
 #: Classes of tacelearn that a saved model may hold, by defining module: compared by name
 #: when saving, imported only when a file names them (so a clinical model stays torch-free).
 TACELEARN_CLASSES = frozenset({
+    "tacelearn.estimators._branch.ImageBranch",
     "tacelearn.estimators._columns.SchemaColumns",
     "tacelearn.estimators._columns.TextCategories",
     "tacelearn.estimators._heads.BinaryLogisticRegression",
