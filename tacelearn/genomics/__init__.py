@@ -11,6 +11,7 @@ immune-cell fractions by CIBERSORT-style nu-SVR (:func:`deconvolve`).
 
 from ._analysis import RadiogenomicsResult, radiogenomics_analysis
 from ._cell_fractions import compare_cell_fractions
+from ._checks import align_to_samples, check_expression, check_two_groups
 from ._deconvolution import deconvolve
 from ._differential import differential_expression
 from ._expression_io import read_expression
@@ -22,6 +23,9 @@ __all__ = [
     "SYNTHETIC_HALLMARK_GMT",
     "GseaResult",
     "RadiogenomicsResult",
+    "align_to_samples",
+    "check_expression",
+    "check_two_groups",
     "compare_cell_fractions",
     "deconvolve",
     "differential_expression",

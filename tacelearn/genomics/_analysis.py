@@ -125,58 +125,6 @@ class RadiogenomicsResult:
             "cell_types_down": cells_down,
         }
 
-    def figures(self, *, terms=None, n_terms=4, n_genes=30, fdr=0.05, fold_change=1.0):
-        """Draw the section's figures on new matplotlib figures (not registered with pyplot).
-
-        Parameters
-        ----------
-        terms : sequence of str, optional
-            Gene sets to draw enrichment plots for; by default the ``n_terms`` with the
-            smallest FDR.
-        n_terms : int, default=4
-            Enrichment plots drawn when ``terms`` is None.
-        n_genes : int, default=30
-            Genes of the heatmap (smallest q-values).
-        fdr, fold_change : float, default=0.05 and 1.0
-            Thresholds of the volcano plot, as in :meth:`summary`.
-
-        Returns
-        -------
-        figures : dict of str to matplotlib.figure.Figure
-            ``"volcano"``, ``"heatmap"``, ``"gsea_<term>"`` per gene set and, with a
-            signature, ``"cell_fractions"``. The caller saves them.
-        """
-        from matplotlib.figure import Figure
-
-        from ..plotting import (
-            CellFractionDisplay,
-            EnrichmentScoreDisplay,
-            GeneHeatmapDisplay,
-            VolcanoDisplay,
-        )
-
-        def new_axes(size):
-            return Figure(figsize=size, layout="constrained").subplots()
-
-        figures = {}
-        volcano = VolcanoDisplay.from_table(self.differential_expression, fdr=fdr,
-                                            fold_change=fold_change, ax=new_axes((6.0, 5.0)))
-        figures["volcano"] = volcano.figure_
-        heatmap = GeneHeatmapDisplay.from_expression(
-            self.expression, self.groups, table=self.differential_expression,
-            n_genes=n_genes, ax=new_axes((8.0, 0.2 * n_genes + 2.5)))
-        figures["heatmap"] = heatmap.figure_
-        if terms is None:
-            terms = self.gsea.table["term"].head(n_terms).tolist()
-        for term in terms:
-            display = EnrichmentScoreDisplay.from_result(self.gsea, term, ax=new_axes((6.0, 4.0)))
-            figures[f"gsea_{term}"] = display.figure_
-        if self.fractions is not None:
-            display = CellFractionDisplay.from_fractions(
-                self.fractions, self.groups, ax=new_axes((1.0 * self.fractions.shape[1] + 2, 4.5)))
-            figures["cell_fractions"] = display.figure_
-        return figures
-
 
 def radiogenomics_analysis(scores, expression, *, gene_sets, signature=None, cut="mean",
                            method="welch", permutations=1000, min_size=15, max_size=500,
@@ -216,7 +164,8 @@ def radiogenomics_analysis(scores, expression, *, gene_sets, signature=None, cut
     Returns
     -------
     result : RadiogenomicsResult
-        Tables as attributes; ``result.summary()`` and ``result.figures()``.
+        Tables as attributes and ``result.summary()``; figures with
+        :func:`tacelearn.plotting.radiogenomics_figures`.
 
     See Also
     --------

@@ -11,6 +11,7 @@ from ._genomics import (
 )
 from ._grad_cam import GradCamDisplay
 from ._kaplan_meier import KaplanMeierDisplay
+from ._radiogenomics import radiogenomics_figures
 from ._roc import MultiRocDisplay
 from ._score_by_response import ScoreByResponseDisplay
 from ._waterfall import ScoreWaterfallDisplay
@@ -28,4 +29,5 @@ __all__ = [
     "ScoreByResponseDisplay",
     "ScoreWaterfallDisplay",
     "VolcanoDisplay",
+    "radiogenomics_figures",
 ]

@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import leaves_list, linkage
 
-from ..genomics import compare_cell_fractions, deconvolve, differential_expression
-from ..genomics._checks import align_to_samples, check_expression, check_two_groups
+from ..genomics import (
+    align_to_samples,
+    check_expression,
+    check_two_groups,
+    compare_cell_fractions,
+    deconvolve,
+    differential_expression,
+)
 from ..utils import describe_names
 from ._base import get_axes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..genomics import radiogenomics_analysis
+from ..plotting import radiogenomics_figures
 from ._figures import save_figure
 from ._options import MODEL_LABELS
 
@@ -56,7 +57,7 @@ def radiogenomics_section(scores, options, inputs, folder):
         "cell_fractions": f"Immune-cell fractions by {label} score group",
     }
     figures = []
-    for name, figure in result.figures().items():
+    for name, figure in radiogenomics_figures(result).items():
         caption = captions.get(name, f"GSEA enrichment: {name.removeprefix('gsea_')}")
         figures.append(save_figure(figure, folder / f"radiogenomics_{name}.png", caption,
                                    "Radiogenomics"))

@@ -194,7 +194,7 @@ def test_unreadable_image_paths_are_named_with_their_reason(tmp_path):
     (tmp_path / "a.nii.gz").symlink_to(tmp_path / "b.nii.gz")
     (tmp_path / "b.nii.gz").symlink_to(tmp_path / "a.nii.gz")
     cohort = _cohort(t1c_path=[str(tmp_path / "a.nii.gz"), str(tmp_path / ("x" * 300)), None])
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="unreadable") as info:
         validate_cohort(cohort)
     text = str(info.value)
     assert "column 't1c_path': image file or DICOM folder unreadable (Too many levels of " \

@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from tacelearn.genomics import make_tace_expression, radiogenomics_analysis
+from tacelearn.plotting import radiogenomics_figures
 
 SUPPRESSED = {"HALLMARK_ANGIOGENESIS_SYNTHETIC",
               "HALLMARK_EPITHELIAL_MESENCHYMAL_TRANSITION_SYNTHETIC",
@@ -94,7 +95,7 @@ def test_fraction_tests_are_mann_whitney_and_show_the_papers_cells(analysed):
 
 def test_figures_are_drawn_for_the_report(analysed):
     _, _, result = analysed
-    figures = result.figures(n_terms=2, n_genes=20)
+    figures = radiogenomics_figures(result, n_terms=2, n_genes=20)
     assert set(figures) == {"volcano", "heatmap", "cell_fractions",
                             *(f"gsea_{t}" for t in result.gsea.table["term"][:2])}
     assert all(isinstance(figure, Figure) for figure in figures.values())
