@@ -1,26 +1,57 @@
-"""The study's tables from the models' scores: Table 2, DeLong, decision curves, survival."""
+"""The study's discrimination and utility tables from the models' scores: Table 2 overall and
+by subgroup, DeLong matrices with Holm-adjusted P values, decision curves."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..metrics import (
-    decision_curve,
-    delong_test_matrix,
-    format_performance_table,
-    performance_table,
-)
-from ..survival import cox_hazard_ratio, logrank_test, split_by_score
+from ..metrics import decision_curve, delong_test_matrix, performance_table
+from ..survival import split_by_score
+from ..validation import subgroup_performance
 
-__all__ = ["ENDPOINTS", "evaluation_tables", "score_cut_value"]
+__all__ = [
+    "LABEL",
+    "by_split",
+    "decision_curve_table",
+    "delong_tables",
+    "evaluation_splits",
+    "labelled",
+    "performance_tables",
+    "score_cut_value",
+    "subgroup_table",
+    "wide_scores",
+]
 
-#: Survival endpoints: (name, time column, event column).
-ENDPOINTS = (("PFS", "pfs_months", "pfs_event"), ("OS", "os_months", "os_event"))
+LABEL = "objective_response"
+#: Tumour size classes of the subgroup table: BCLC's 5 cm.
+TUMOUR_SIZE_CUT_CM = 5.0
 
 
-def _labelled(scores):
-    return scores[scores["objective_response"].notna()]
+def labelled(scores):
+    """The rows of patients with a known response."""
+    return scores[scores[LABEL].notna()]
+
+
+def by_split(scores):
+    """``{split: rows}`` in the order the splits first appear."""
+    return {split: group for split, group in scores.groupby("split", sort=False)}
+
+
+def evaluation_splits(scores, settings):
+    """Every split but the training one, in cohort order."""
+    return [s for s in scores["split"].unique() if s != settings.train_split]
+
+
+def wide_scores(scores, split, models=None):
+    """``(patients x models scores, labels)`` of the labelled patients of ``split``."""
+    rows = labelled(scores[scores["split"] == split])
+    if models is not None:
+        rows = rows[rows["model"].isin(models)]
+    wide = rows.pivot(index="patient_id", columns="model", values="score")
+    ordered = [m for m in rows["model"].unique() if m in wide.columns]
+    y = rows.drop_duplicates("patient_id").set_index("patient_id")[LABEL]
+    return wide[ordered], y.loc[wide.index].astype(int)
 
 
 def score_cut_value(scores, model, cut, train_split):
@@ -31,49 +62,66 @@ def score_cut_value(scores, model, cut, train_split):
     return float(split_by_score(train["score"].to_numpy(), cut=cut)[1])
 
 
-def _by_split(scores):
-    return {split: group for split, group in scores.groupby("split", sort=False)}
+def performance_tables(scores, settings):
+    """Table 2 in long form: AUC (DeLong CI) and the threshold metrics, per model and split.
 
-
-def performance_tables(scores, options):
-    """Table 2 (long and formatted) over every split with both classes."""
-    labelled = _labelled(scores)
+    Splits with one class only (no AUC can be computed) are left out. The training split is
+    kept: its values are apparent performance, which the report labels as such.
+    """
     y_by_split, scores_by_model = {}, {}
-    for split, group in _by_split(labelled).items():
-        first = group[group["model"] == group["model"].iloc[0]]
-        if first["objective_response"].nunique() < 2:
+    for split, group in by_split(labelled(scores)).items():
+        models = [m for m in group["model"].unique() if m != "ceiling"] + (
+            ["ceiling"] if "ceiling" in set(group["model"]) else [])
+        wide, y = wide_scores(group, split, models)
+        if y.nunique() < 2:
             continue
-        y_by_split[split] = first["objective_response"].astype(int).to_numpy()
-        for model, rows in group.groupby("model", sort=False):
-            scores_by_model.setdefault(model, {})[split] = rows["score"].to_numpy()
-    table = performance_table(y_by_split, scores_by_model, threshold=options.threshold,
-                              n_resamples=options.n_resamples,
-                              random_state=options.random_state)
-    return table, format_performance_table(table).reset_index()
+        y_by_split[split] = y.to_numpy()
+        for model in wide.columns:
+            scores_by_model.setdefault(model, {})[split] = wide[model].to_numpy()
+    return performance_table(y_by_split, scores_by_model, threshold=settings.threshold,
+                             method=settings.ci_method, n_resamples=settings.n_resamples,
+                             random_state=settings.random_state)
 
 
-def delong_tables(scores, splits):
-    """Pairwise DeLong p-values between models, one matrix per split."""
-    tables = {}
-    for split in splits:
-        rows = _labelled(scores[scores["split"] == split])
-        wide = rows.pivot(index="patient_id", columns="model", values="score")
-        y = rows.drop_duplicates("patient_id").set_index("patient_id")["objective_response"]
-        y = y.loc[wide.index].astype(int)
-        if y.nunique() < 2 or wide.shape[1] < 2:
-            continue
-        tables[split] = delong_test_matrix(y.to_numpy(), {m: wide[m].to_numpy()
-                                                          for m in wide.columns})
-    return tables
+def _holm(pvalues):
+    """Holm's step-down adjustment (R's ``p.adjust(p, "holm")``) of a 1-D array, NaN kept."""
+    pvalues = np.asarray(pvalues, dtype=float)
+    adjusted = np.full_like(pvalues, np.nan)
+    finite = np.flatnonzero(np.isfinite(pvalues))
+    if finite.size:
+        order = finite[np.argsort(pvalues[finite], kind="stable")]
+        m = order.size
+        running = np.maximum.accumulate((m - np.arange(m)) * pvalues[order])
+        adjusted[order] = np.minimum(running, 1.0)
+    return adjusted
 
 
-def decision_curve_table(scores, splits):
+def delong_tables(scores, splits, models):
+    """Pairwise DeLong tests per split: one row per pair, raw and Holm-adjusted P values.
+
+    Holm's adjustment is over the pairs of one split (the family a reader compares).
+    """
     frames = []
     for split in splits:
-        rows = _labelled(scores[scores["split"] == split])
-        wide = rows.pivot(index="patient_id", columns="model", values="score")
-        y = rows.drop_duplicates("patient_id").set_index("patient_id")["objective_response"]
-        y = y.loc[wide.index].astype(int)
+        wide, y = wide_scores(scores, split, models)
+        if y.nunique() < 2 or wide.shape[1] < 2:
+            continue
+        matrix = delong_test_matrix(y.to_numpy(), {m: wide[m].to_numpy() for m in wide.columns})
+        pairs = [(a, b) for i, a in enumerate(wide.columns) for b in wide.columns[i + 1:]]
+        rows = pd.DataFrame({"split": split, "model_1": [a for a, _ in pairs],
+                             "model_2": [b for _, b in pairs],
+                             "pvalue": [float(matrix.loc[a, b]) for a, b in pairs]})
+        rows["pvalue_holm"] = _holm(rows["pvalue"].to_numpy())
+        frames.append(rows)
+    columns = ["split", "model_1", "model_2", "pvalue", "pvalue_holm"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def decision_curve_table(scores, splits, models):
+    """Net benefit of every model, treat-all and treat-none, per split."""
+    frames = []
+    for split in splits:
+        wide, y = wide_scores(scores, split, models)
         if y.nunique() < 2:
             continue
         curve = decision_curve(y.to_numpy(), {m: wide[m].to_numpy() for m in wide.columns})
@@ -81,46 +129,38 @@ def decision_curve_table(scores, splits):
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def survival_table(scores, cohort, options, models):
-    """Log-rank test and hazard ratio of high against low score, per model, split, endpoint."""
-    rows = []
-    outcomes = cohort.set_index("patient_id")
-    for name, time_column, event_column in ENDPOINTS:
-        if time_column not in outcomes or event_column not in outcomes:
+def _subgroup_column(cohort, name):
+    """The grouping of a subgroup: a cohort column, or tumour size in two classes."""
+    if name == "tumour_size":
+        if "tumour_diameter" not in cohort.columns:
+            return None
+        diameter = pd.to_numeric(cohort["tumour_diameter"], errors="coerce")
+        return pd.Series(np.where(diameter.isna(), None, np.where(
+            diameter <= TUMOUR_SIZE_CUT_CM, f"<= {TUMOUR_SIZE_CUT_CM:g} cm",
+            f"> {TUMOUR_SIZE_CUT_CM:g} cm")), index=cohort.index, dtype=object)
+    return cohort[name] if name in cohort.columns else None
+
+
+def subgroup_table(scores, cohort, splits, settings, models):
+    """Performance by subgroup (centre, BCLC, Child-Pugh, tumour size, TACE type) per split.
+
+    One row per split, grouping variable, level and model: n, events, AUC with its DeLong
+    CI, calibration intercept and slope, Brier (see
+    :func:`tacelearn.validation.subgroup_performance`).
+    """
+    frames = []
+    for split in splits:
+        wide, y = wide_scores(scores, split, models)
+        if y.nunique() < 2:
             continue
-        for model in models:
-            cut = score_cut_value(scores, model, options.score_cut, options.train_split)
-            for split, group in _by_split(scores[scores["model"] == model]).items():
-                data = outcomes.loc[group["patient_id"], [time_column, event_column]].assign(
-                    score=group["score"].to_numpy())
-                data = data.dropna()
-                if len(data) < 4:
-                    continue
-                high = (data["score"] >= cut).astype(int)
-                row = {"model": model, "split": split, "endpoint": name, "cut": cut,
-                       "n_high": int(high.sum()), "n_low": int((1 - high).sum()),
-                       "events": int(data[event_column].sum())}
-                if row["n_high"] and row["n_low"] and row["events"]:
-                    groups = np.where(high == 1, "high", "low")
-                    test = logrank_test(data[time_column], data[event_column], groups)
-                    cox = cox_hazard_ratio(data[time_column], data[event_column],
-                                           high.rename("high_score"))
-                    row.update(logrank_statistic=test.statistic, logrank_pvalue=test.pvalue,
-                               hazard_ratio=float(cox["hazard_ratio"].iloc[0]),
-                               hr_ci_lower=float(cox["ci_lower"].iloc[0]),
-                               hr_ci_upper=float(cox["ci_upper"].iloc[0]))
-                rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def evaluation_tables(scores, cohort, options):
-    """Every table of the report, keyed by file stem."""
-    evaluation_splits = [s for s in scores["split"].unique() if s != options.train_split]
-    long, formatted = performance_tables(scores, options)
-    tables = {"table2_performance": long, "table2_formatted": formatted}
-    for split, matrix in delong_tables(scores, evaluation_splits).items():
-        tables[f"delong_{split}"] = matrix.reset_index().rename(columns={"index": "model"})
-    tables["decision_curves"] = decision_curve_table(scores, evaluation_splits)
-    models = [m for m in options.models]
-    tables["survival"] = survival_table(scores, cohort, options, models)
-    return tables
+        groups = {}
+        for name in settings.subgroups:
+            column = _subgroup_column(cohort, name)
+            if column is not None:
+                groups[name] = column.set_axis(cohort["patient_id"]).loc[wide.index].to_numpy()
+        if not groups:
+            continue
+        table = subgroup_performance(y.to_numpy(), {m: wide[m].to_numpy() for m in wide.columns},
+                                     groups, overall=False)
+        frames.append(table.assign(split=split))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

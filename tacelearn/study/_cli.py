@@ -1,4 +1,8 @@
-"""The ``tacelearn`` command line: ``demo``, ``study`` and ``predict``."""
+"""The ``tacelearn`` command line: ``demo``, ``study``, ``predict`` and ``manifest``.
+
+Only the standard library and the settings module are imported to build the parser, so that
+``tacelearn --help`` answers at once; each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,14 @@ import signal
 import sys
 import traceback
 
+from .. import __version__
+from ._settings import add_settings_arguments, settings_from_arguments
+
 __all__ = ["main"]
+
+#: Exit statuses of a run stopped by a signal, as a shell reports them (128 + signal number).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class CommandError(Exception):
@@ -19,85 +30,8 @@ class Terminated(KeyboardInterrupt):
     every half-written output is removed on the way out."""
 
 
-#: Exit statuses of a run stopped by a signal, as a shell reports them (128 + signal number).
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
-
-
 def _raise_terminated(signum, frame):
     raise Terminated()
-
-
-def _tuple_of_ints(text):
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}"
-                                         ) from None
-
-
-def _cv(text):
-    if text.lower() in ("none", "0"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
-
-
-def _add_model_options(parser, *, defaults):
-    group = parser.add_argument_group("models")
-    group.add_argument("--models", type=lambda s: tuple(s.split(",")),
-                       default=defaults["models"],
-                       help="comma-separated models among clinical,dltr,dltr_lr,dltr_mlp "
-                            "(default: all four)")
-    group.add_argument("--train-split", default="train",
-                       help="split the models are fitted on (default: train)")
-    group.add_argument("--screen-on", choices=("train+internal", "train"),
-                       default="train+internal",
-                       help="patients on whom clinical factors are screened (default: "
-                            "train+internal, as the paper did)")
-    group.add_argument("--backbone", default=defaults["backbone"],
-                       help=f"timm backbone of the CNN (default: {defaults['backbone']})")
-    group.add_argument("--patch-size", type=int, default=defaults["patch_size"],
-                       help=f"patch side in pixels (default: {defaults['patch_size']})")
-    group.add_argument("--epochs", type=int, default=defaults["max_epochs"],
-                       help=f"CNN training epochs (default: {defaults['max_epochs']})")
-    group.add_argument("--batch-size", type=int, default=32, help="CNN batch size (default 32)")
-    group.add_argument("--pretrained", default=None,
-                       help="local .pth/.safetensors weights file for the backbone")
-    group.add_argument("--device", default="auto",
-                       help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
-    group.add_argument("--fusion-cv", type=_cv, default=defaults["fusion_cv"],
-                       help="folds of the out-of-fold CNN outputs that train the fusion heads, "
-                            "or 'none' for the paper's in-sample fusion "
-                            f"(default: {defaults['fusion_cv']})")
-    group.add_argument("--mlp-hidden", type=_tuple_of_ints,
-                       default=defaults["mlp_hidden_layer_sizes"],
-                       help="hidden layers of DLTR_MLP, e.g. 512,512")
-    group.add_argument("--threshold", type=float, default=0.5,
-                       help="probability threshold of Table 2's metrics (default: 0.5)")
-    group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    group.add_argument("--n-jobs", type=int, default=-1,
-                       help="parallel patch extraction (default: all cores)")
-    genomics = parser.add_argument_group("radiogenomics (optional)")
-    genomics.add_argument("--expression", default=None,
-                          help="expression CSV (samples x genes, log2) for part of the cohort")
-    genomics.add_argument("--gene-sets", default=None, help="local GMT file of gene sets")
-    genomics.add_argument("--signature", default=None,
-                          help="signature matrix CSV (genes x cell types) for deconvolution")
-
-
-def _options_from(args):
-    from ._options import StudyOptions
-
-    return dict(
-        models=args.models, train_split=args.train_split, screen_on=args.screen_on,
-        backbone=args.backbone, patch_size=args.patch_size, max_epochs=args.epochs,
-        batch_size=args.batch_size, pretrained=args.pretrained, device=args.device,
-        fusion_cv=args.fusion_cv, mlp_hidden_layer_sizes=args.mlp_hidden,
-        threshold=args.threshold, random_state=args.seed, n_jobs=args.n_jobs,
-    ), StudyOptions
 
 
 def _radiogenomics_inputs(args):
@@ -118,14 +52,16 @@ def _radiogenomics_inputs(args):
 
 
 def _study(args):
+    from pathlib import Path
+
+    settings = settings_from_arguments(args)
     from ..datasets import read_cohort
     from ._runner import run_study
 
-    settings, _ = _options_from(args)
+    cache = args.cache or str(Path(args.cohort).resolve().parent / ".tacelearn-cache")
     cohort = read_cohort(args.cohort)
-    result = run_study(cohort, out_dir=args.out, overwrite=args.overwrite,
-                       cache_dir=args.cache, verbose=not args.quiet,
-                       **_radiogenomics_inputs(args), **settings)
+    result = run_study(cohort, out_dir=args.out, settings=settings, overwrite=args.overwrite,
+                       cache_dir=cache, verbose=not args.quiet, **_radiogenomics_inputs(args))
     print(f"report written to {result.out_dir / 'index.html'}")
 
 
@@ -133,7 +69,7 @@ def _demo(args):
     from ._demo import run_demo
 
     result = run_demo(args.out, quick=args.quick, device=args.device, n_jobs=args.n_jobs,
-                      verbose=not args.quiet)
+                      scheduler=args.scheduler, verbose=not args.quiet)
     print(f"report written to {result.out_dir / 'index.html'}")
 
 
@@ -147,54 +83,73 @@ def _predict(args):
     print(f"{len(scores)} scores written to {args.out}")
 
 
-def _parser():
-    parser = argparse.ArgumentParser(
-        prog="tacelearn",
-        description="Predict HCC response to TACE from MRI and clinical data, and run the "
-                    "multicentre validation study (Chen et al., BMC Cancer 2025).",
-    )
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _manifest(args):
+    from ._manifest_command import make_manifest
 
+    sequences = {f"{name}_path": getattr(args, name) for name in ("t1c", "t2", "mask")
+                 if getattr(args, name)}
+    report = make_manifest(args.root, clinical=args.clinical, out=args.out,
+                           layout=args.layout, sequences=sequences or None,
+                           tumour_pattern=args.tumour_pattern,
+                           patient_pattern=args.patient_pattern, id_column=args.id_column,
+                           complete_only=args.complete_only, report_path=args.report,
+                           overwrite=args.overwrite)
+    print(report)
+
+
+def _common(parser):
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars or messages (errors still print)")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
+
+
+def _demo_parser(commands):
     demo = commands.add_parser(
         "demo", help="generate the synthetic multicentre cohort and run the whole study on it",
         description="Generate the synthetic multicentre cohort (NIfTI files with a known "
                     "response probability) into OUT/cohort and run the study into "
-                    "OUT/report. A second run reuses the cohort and the cached patches and "
-                    "CNN weights in OUT/cache.")
-    demo.add_argument("--out", default="tacelearn-demo", help="output folder (default: "
-                                                               "tacelearn-demo)")
+                    "OUT/report. Start with --quick for a first look. A second run reuses the "
+                    "cohort and the cached patches and CNN weights in OUT/cache.")
+    demo.add_argument("--out", default="tacelearn-demo",
+                      help="output folder (default: tacelearn-demo)")
     demo.add_argument("--quick", action="store_true",
-                      help="small images, ResNet18 and few epochs: a few minutes on a CPU")
+                      help="small images, ResNet18 and few epochs: a first look in minutes")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    demo.add_argument("--n-jobs", type=int, default=-1, help="parallel workers (default: all)")
-    demo.add_argument("--quiet", action="store_true", help="no progress messages")
-    demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                      help=argparse.SUPPRESS)
+    demo.add_argument("--n-jobs", type=int, default=-1,
+                      help="parallel workers of the demo (default: all cores)")
+    demo.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                      help="Dask scheduler (tcp://host:8786 or a scheduler file)")
+    _common(demo)
     demo.set_defaults(handler=_demo)
 
-    from ._options import StudyOptions
 
-    defaults = StudyOptions().to_dict()
+def _study_parser(commands):
     study = commands.add_parser(
         "study", help="run the study on a cohort manifest and write an HTML report",
-        description="Fit the clinical, DLTR, DLTR_LR and DLTR_MLP models on the training "
-                    "split of a cohort manifest (CSV, see docs/cohort.md), evaluate every "
-                    "other split and write a report folder: index.html, tables/, figures/, "
-                    "models/ and summary.json.")
+        description="Fit the models on the training split of a cohort manifest (CSV, see "
+                    "docs/cohort.md), evaluate every other split and write a report folder: "
+                    "index.html, tables/, figures/, models/ and summary.json. Every setting "
+                    "is checked before anything is computed.")
     study.add_argument("--cohort", required=True, help="cohort manifest (CSV)")
     study.add_argument("--out", required=True, help="report folder to create")
     study.add_argument("--cache", default=None,
-                       help="cache folder for patches and CNN weights (default: "
+                       help="cache folder for patches, radiomics and CNN weights (default: "
                             ".tacelearn-cache beside the manifest)")
-    study.add_argument("--overwrite", action="store_true", help="replace an existing report")
-    study.add_argument("--quiet", action="store_true", help="no progress messages")
-    study.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
-    _add_model_options(study, defaults=defaults)
+    study.add_argument("--overwrite", action="store_true",
+                       help="replace an existing report (only a report tacelearn wrote)")
+    _common(study)
+    add_settings_arguments(study)
+    genomics = study.add_argument_group("radiogenomics (optional)")
+    genomics.add_argument("--expression", default=None,
+                          help="expression CSV (samples x genes, log2) for part of the cohort")
+    genomics.add_argument("--gene-sets", default=None, help="local GMT file of gene sets")
+    genomics.add_argument("--signature", default=None,
+                          help="signature matrix CSV (genes x cell types) for deconvolution")
     study.set_defaults(handler=_study)
 
+
+def _predict_parser(commands):
     predict = commands.add_parser(
         "predict", help="score a cohort with a saved model",
         description="Load a model saved by the study (OUT/models/<name>) or by "
@@ -202,16 +157,64 @@ def _parser():
     predict.add_argument("--model", required=True, help="saved model folder")
     predict.add_argument("--cohort", required=True, help="cohort manifest (CSV)")
     predict.add_argument("--out", required=True, help="CSV file of scores to write")
-    predict.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace an existing scores file")
     predict.add_argument("--unknown-categories", choices=("warn", "error", "ignore"),
                          default="warn",
                          help="what a categorical value never seen in training does: a warning "
                               "naming it (default), an error, or nothing")
     predict.add_argument("--cache", default=None,
                          help="cache folder for the patches (default: none)")
-    predict.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help=argparse.SUPPRESS)
+    _common(predict)
     predict.set_defaults(handler=_predict)
+
+
+def _manifest_parser(commands):
+    manifest = commands.add_parser(
+        "manifest", help="build a cohort manifest from a folder of images and a clinical CSV",
+        description="Walk ROOT (DICOM series or NIfTI files, one folder per patient by "
+                    "default), recognise the T1C, T2 and mask of each patient, join the "
+                    "clinical CSV on patient_id and write the manifest CSV with paths "
+                    "relative to it. Prints what matched and what did not.")
+    manifest.add_argument("root", help="folder of the images")
+    manifest.add_argument("--clinical", required=True, help="clinical CSV (patient_id, ...)")
+    manifest.add_argument("--out", required=True, help="manifest CSV to write")
+    manifest.add_argument("--layout", choices=("patient_folders", "flat", "dicom_patient_id"),
+                          default="patient_folders",
+                          help="how images are grouped by patient (default: patient_folders)")
+    for sequence in ("t1c", "t2", "mask"):
+        manifest.add_argument(f"--{sequence}", default=None, metavar="REGEX",
+                              help=f"pattern recognising the {sequence.upper()} series or file")
+    manifest.add_argument("--tumour-pattern", default=None, metavar="REGEX",
+                          help="pattern of the tumour segment in a DICOM-SEG")
+    manifest.add_argument("--patient-pattern", default=None, metavar="REGEX",
+                          help="pattern extracting the patient id from a file or folder name")
+    manifest.add_argument("--id-column", default="patient_id",
+                          help="patient id column of the clinical CSV (default: patient_id)")
+    manifest.add_argument("--complete-only", action="store_true",
+                          help="write only the patients with every image")
+    manifest.add_argument("--report", default=None, metavar="JSON",
+                          help="also write what matched and what did not as JSON")
+    manifest.add_argument("--overwrite", action="store_true",
+                          help="replace an existing manifest")
+    _common(manifest)
+    manifest.set_defaults(handler=_manifest)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="tacelearn",
+        description="Predict HCC response to TACE from MRI and clinical data, and run the "
+                    "multicentre validation study (Chen et al., BMC Cancer 2025). First look: "
+                    "tacelearn demo --quick.")
+    parser.add_argument("--version", action="version", version=f"tacelearn {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _demo_parser(commands)
+    _study_parser(commands)
+    _predict_parser(commands)
+    _manifest_parser(commands)
     return parser
 
 
@@ -227,14 +230,9 @@ def _one_line(error, limit=800):
 
 def main(argv=None):
     """Entry point of the ``tacelearn`` console script; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        if args.command == "study" and args.cache is None:
-            from pathlib import Path
-
-            args.cache = str(Path(args.cohort).resolve().parent / ".tacelearn-cache")
         args.handler(args)
     except Terminated:
         print("tacelearn: terminated (SIGTERM); partial outputs removed", file=sys.stderr)
@@ -243,7 +241,7 @@ def main(argv=None):
         print("tacelearn: interrupted; partial outputs removed", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # one line for users, the traceback with --debug
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"tacelearn: error: {_one_line(error)}", file=sys.stderr)
         return 1

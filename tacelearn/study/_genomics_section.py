@@ -6,21 +6,27 @@ import pandas as pd
 
 from ..genomics import radiogenomics_analysis
 from ..plotting import radiogenomics_figures
+from ..utils import describe_names
 from ._figures import save_figure
-from ._options import MODEL_LABELS
+from ._presentation import display_model
 
-__all__ = ["radiogenomics_section"]
+__all__ = ["radiogenomics_model", "radiogenomics_section"]
 
 #: GSEA permutations in the report: enough for FDR near 0.01 with a few dozen gene sets.
 PERMUTATIONS = 1000
 
 
-def radiogenomics_section(scores, options, inputs, folder):
-    """Differential expression, GSEA and deconvolution by high/low score of the primary model.
+def radiogenomics_model(settings):
+    """The model whose score ranks the patients: DLTR, as the paper did, when it was fitted."""
+    return "dltr" if "dltr" in settings.models else settings.primary
 
-    Every patient with expression is analysed, whatever their split, with the score of the
-    primary model; groups split at the mean (or median) score of the patients analysed, as the
-    paper did on TCGA-LIHC.
+
+def radiogenomics_section(scores, settings, inputs, folder):
+    """Differential expression, GSEA and deconvolution by high/low DLTR score.
+
+    As the paper did on TCGA-LIHC: patients are ranked by the DLTR score (the primary model's
+    when DLTR was not fitted), the CNN's training patients are left out (their scores are
+    in-sample), and the groups split at the mean (or median) score of the patients analysed.
 
     Returns
     -------
@@ -28,16 +34,23 @@ def radiogenomics_section(scores, options, inputs, folder):
         ``tables`` (file stem -> DataFrame), ``figures`` (list of Figure) and ``summary``.
     """
     expression = inputs["expression"]
-    primary = scores[scores["model"] == options.primary].set_index("patient_id")["score"]
-    unknown = sorted(set(map(str, expression.index)) - set(primary.index))
+    model = radiogenomics_model(settings)
+    rows = scores[scores["model"] == model].set_index("patient_id")
+    unknown = sorted(set(map(str, expression.index)) - set(rows.index))
     if unknown:
         raise ValueError(f"expression has samples that are not patients of the cohort: "
-                         f"{unknown[:8]}")
-    cut = options.score_cut if isinstance(options.score_cut, str) else float(options.score_cut)
+                         f"{describe_names(unknown)}")
+    evaluated = rows.index[rows["split"] != settings.train_split]
+    expression = expression.loc[[p for p in expression.index.astype(str) if p in set(evaluated)]]
+    if len(expression) < 4:
+        raise ValueError("radiogenomics needs expression for at least 4 patients outside the "
+                         f"training split; {len(expression)} have it")
+    cut = (settings.score_cut if isinstance(settings.score_cut, str)
+           else float(settings.score_cut))
     result = radiogenomics_analysis(
-        primary.loc[expression.index.astype(str)], expression, gene_sets=inputs["gene_sets"],
+        rows["score"].loc[expression.index], expression, gene_sets=inputs["gene_sets"],
         signature=inputs.get("signature"), cut=cut, permutations=PERMUTATIONS,
-        random_state=options.random_state)
+        random_state=settings.random_state)
     tables = {
         "radiogenomics_differential_expression": result.differential_expression,
         "radiogenomics_gsea": result.gsea.table.assign(
@@ -50,7 +63,7 @@ def radiogenomics_section(scores, options, inputs, folder):
     groups = pd.DataFrame({"patient_id": result.groups.index, "group": result.groups.to_numpy(),
                            "score": result.scores.loc[result.groups.index].to_numpy()})
     tables["radiogenomics_groups"] = groups
-    label = MODEL_LABELS.get(options.primary, options.primary)
+    label = display_model(model)
     captions = {
         "volcano": f"Differential expression, high vs low {label} score",
         "heatmap": "Top differentially expressed genes (z-scored, clustered)",

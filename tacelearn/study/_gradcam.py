@@ -6,6 +6,7 @@ import numpy as np
 
 from ..plotting import GradCamDisplay
 from ._figures import save_figure
+from ._presentation import display_split
 
 __all__ = ["draw_gradcam_figures"]
 
@@ -21,16 +22,27 @@ def _chosen_patients(cohort, split, n, random_state):
     return cohort.loc[sorted(picked)[:n]]
 
 
-def draw_gradcam_figures(dltr, cohort, options, folder):
+#: How the panels name the sequences behind the cohort's image columns.
+SEQUENCE_LABELS = {"t1c_path": "T1C", "t2_path": "T2"}
+
+
+def _channel_label(name):
+    """``"T1C"`` for ``"t1c_path"``, ``"T1C [z-1]"`` for ``"t1c_path[z-1]"``."""
+    column, bracket, rest = name.partition("[")
+    label = SEQUENCE_LABELS.get(column, column.removesuffix("_path").upper())
+    return f"{label} [{rest}" if bracket else label
+
+
+def draw_gradcam_figures(dltr, cohort, settings, folder):
     """One figure per evaluation split: T1C and T2 patches with the CNN's Grad-CAM overlay."""
     figures = []
     extractor, encoder = dltr.named_steps["patches"], dltr.named_steps["encoder"]
-    names = list(extractor.get_feature_names_out())
+    names = [_channel_label(n) for n in extractor.get_feature_names_out()]
     for split in cohort["split"].unique():
-        if split == options.train_split:
+        if split == settings.train_split:
             continue
-        patients = _chosen_patients(cohort, split, options.gradcam_patients,
-                                    options.random_state)
+        patients = _chosen_patients(cohort, split, settings.gradcam_patients,
+                                    settings.random_state)
         if patients.empty:
             continue
         patches = extractor.transform(patients)
@@ -40,5 +52,6 @@ def draw_gradcam_figures(dltr, cohort, options, folder):
                                                 patient_labels=labels)
         figures.append(save_figure(
             display.figure_, folder / f"gradcam_{split}.png",
-            f"Grad-CAM of the DLTR CNN (target: response), {split}", "Explanation"))
+            f"Grad-CAM of the DLTR CNN (target: response), {display_split(split)}",
+            "Explanation"))
     return figures

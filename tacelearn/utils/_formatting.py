@@ -61,7 +61,7 @@ def format_pvalue(pvalue, digits=3, *, prefix=True):
     return f"P = {pvalue:.{digits}f}" if prefix else f"{pvalue:.{digits}f}"
 
 
-def format_estimate_ci(estimate, low, high, *, digits=3, separator="-"):
+def format_estimate_ci(estimate, low, high, *, digits=3, separator=None):
     """Render an estimate and its interval as ``"0.822 (0.693-0.950)"``.
 
     Parameters
@@ -69,8 +69,9 @@ def format_estimate_ci(estimate, low, high, *, digits=3, separator="-"):
     estimate, low, high : float
     digits : int, default=3
         Decimal places.
-    separator : str, default="-"
-        Between the bounds; ``" to "`` reads better when a bound is negative.
+    separator : str, optional
+        Between the bounds; default ``"-"``, or ``" to "`` when a bound is negative
+        (``"-0.5 (-1.2 to 0.3)"`` cannot be misread).
 
     Returns
     -------
@@ -83,10 +84,15 @@ def format_estimate_ci(estimate, low, high, *, digits=3, separator="-"):
     >>> from tacelearn.utils import format_estimate_ci
     >>> format_estimate_ci(0.8216, 0.69251, 0.95)
     '0.822 (0.693-0.950)'
+    >>> format_estimate_ci(-0.5, -1.21, 0.3)
+    '-0.500 (-1.210 to 0.300)'
     """
     if _missing(estimate):
         return "NA"
     if _missing(low) and _missing(high):
         return format_number(estimate, digits)
+    if separator is None:
+        negative = any(not _missing(v) and float(v) < 0 for v in (low, high))
+        separator = " to " if negative else "-"
     return (f"{format_number(estimate, digits)} ({format_number(low, digits)}{separator}"
             f"{format_number(high, digits)})")
