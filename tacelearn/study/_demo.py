@@ -21,9 +21,10 @@ DEMO_SETTINGS = {
     "study": StudySettings(backbone="densenet169", patch_size=128, max_epochs=20,
                            fusion_cv=5, n_resamples=2000, n_bootstraps=200),
 }
-#: ``--quick``: small volumes, ResNet18 on 48 px patches, few epochs, fewer resamples.
+#: ``--quick``: 200 patients, small volumes, ResNet18 on 48 px patches, few epochs, fewer
+#: resamples: a first look in minutes.
 QUICK_SETTINGS = {
-    "cohort": {"image_shape": (48, 48, 12)},
+    "cohort": {"image_shape": (48, 48, 12), "n_per_center": (100, 60, 40)},
     "study": StudySettings(backbone="resnet18", patch_size=48, max_epochs=8, fusion_cv=3,
                            n_resamples=500, n_bootstraps=50, gradcam_patients=2),
 }

@@ -17,6 +17,7 @@ from .. import __version__
 from ..datasets import validate_cohort
 from ..estimators import save_model
 from ..stats import baseline_table
+from ..transformers._weights_cache import CACHE_NAMESPACE as WEIGHTS_NAMESPACE
 from ..utils import atomic_directory, atomic_write_text
 from ._analysis import (
     LABEL,
@@ -31,7 +32,7 @@ from ._figures import draw_figures
 from ._fitting import build_models, screen_clinical_factors
 from ._progress import Notes, Progress
 from ._report import write_report
-from ._settings import MODEL_LABELS, settings_from_options
+from ._settings import CNN_MODELS, MODEL_LABELS, settings_from_options
 from ._statements import comparison_statements
 from ._survival_section import survival_table
 from ._tripod import tripod_checklist
@@ -301,10 +302,20 @@ def _fit(cohort, settings, cache, progress, notes):
     models = build_models(settings, screened=columns, cache_dir=cache)
     X_train, y_train = cohort[train], y[train].astype(int)
     for name, model in models.items():
+        trained_before = _trained_networks(cache)
         with progress.stage(f"fit {name}", f"fitting {MODEL_LABELS[name]}"), \
                 notes.collect(f"fitting {MODEL_LABELS[name]}"):
             model.fit(X_train, y_train)
+        if name in CNN_MODELS:
+            trained = _trained_networks(cache) - trained_before
+            progress.say(f"{MODEL_LABELS[name]}: {trained} CNN(s) trained" if trained
+                         else f"{MODEL_LABELS[name]}: CNN weights from the cache")
     return models, {"table1": table1, "screened": screened, "screening": screening}
+
+
+def _trained_networks(cache):
+    """How many trained CNNs the cache holds (a fit that trains one adds an entry)."""
+    return sum(1 for _ in (Path(cache) / WEIGHTS_NAMESPACE).rglob("entry.json"))
 
 
 def _evaluate(cohort, settings, fitted, context, folder, radiogenomics, progress, notes):

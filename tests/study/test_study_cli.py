@@ -1,10 +1,13 @@
-"""The whole study from the command line: ``tacelearn demo --quick``, ``study``, ``predict``."""
+"""The whole study from the command line: ``tacelearn demo --quick``, ``study``, ``predict``;
+the report as a person reads it (issue 16)."""
 
 import base64
 import json
 import re
 import shutil
 import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -12,9 +15,11 @@ import pytest
 from lifelines.statistics import logrank_test as lifelines_logrank
 from sklearn.metrics import roc_auc_score
 
+from tacelearn.study import MODEL_NAMES
 from tacelearn.study._cli import main
+from tacelearn.utils import format_estimate_ci
 
-MODELS = ("clinical", "dltr", "dltr_lr", "dltr_mlp")
+EVALUATED = ("internal_validation", "external_1", "external_2")
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +35,26 @@ def report(demo):
     return demo / "report"
 
 
-def test_report_folder_is_complete(report):
+@pytest.fixture(scope="module")
+def summary(report):
+    return json.loads((report / "summary.json").read_text())
+
+
+def test_report_folder_is_complete(report, summary):
     assert sorted(p.name for p in report.iterdir()) == [
-        "figures", "index.html", "models", "summary.json", "tables"]
-    summary = json.loads((report / "summary.json").read_text())
-    assert set(summary["auc"]) == {*MODELS, "ceiling"}
+        ".tacelearn-report", "figures", "index.html", "models", "summary.json", "tables"]
+    assert set(summary["auc"]) == {*MODEL_NAMES, "ceiling"}
     for by_split in summary["auc"].values():
-        assert set(by_split) == {"train", "internal_validation", "external_1", "external_2"}
-    assert {"patches", "encoder", "heads", "analyses", "report"} <= set(
-        summary["timings_seconds"])
-    for name in MODELS:
+        assert set(by_split) == {"train", *EVALUATED}
+    assert {"cohort", "baseline", "screening", "fit dltr", "scoring", "calibration",
+            "validation", "report"} <= set(summary["timings_seconds"])
+    for name in MODEL_NAMES:
         assert (report / "models" / name / "config.json").is_file()
     tables = {p.stem for p in (report / "tables").glob("*.csv")}
-    assert {"table1_baseline", "table2_performance", "table2_formatted", "decision_curves",
-            "survival", "scores", "delong_external_1", "radiogenomics_gsea"} <= tables
+    assert {"table1_baseline", "table2_performance", "table2_subgroups", "delong_tests",
+            "comparisons", "calibration", "validation_optimism", "validation_centres_pooled",
+            "decision_curves", "survival", "scores", "tripod_ai",
+            "radiogenomics_gsea"} <= tables
     assert not list(report.parent.glob(".*partial"))  # no temporary folder left behind
 
 
@@ -54,6 +65,43 @@ def test_table2_auc_matches_sklearn_on_the_written_scores(report):
     for (model, split), rows in scores.groupby(["model", "split"]):
         expected = roc_auc_score(rows["objective_response"], rows["score"])
         assert auc[(model, split)] == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_same_number_reads_the_same_everywhere(report, summary):
+    # AUC of DLTR_LR on external 1: full precision in summary.json and the CSV, rounded once
+    # in the headline, Table 2 and the ROC legend (the figure's text is in the Display).
+    table = pd.read_csv(report / "tables" / "table2_performance.csv")
+    row = table[(table["model"] == "dltr_lr") & (table["cohort"] == "external_1")
+                & (table["metric"] == "auc")].iloc[0]
+    auc = summary["auc"]["dltr_lr"]["external_1"]
+    assert (auc["auc"], auc["ci_low"], auc["ci_high"]) == pytest.approx(
+        (row["estimate"], row["low"], row["high"]), abs=1e-15)
+    text = format_estimate_ci(row["estimate"], row["low"], row["high"])
+    html = (report / "index.html").read_text()
+    assert html.count(text) >= 2  # the headline and Table 2
+    assert f"{row['estimate']:.3f}" == text.split(" ")[0]
+    # Every P value the page prints is rounded to 3 decimals or shown as <0.001.
+    assert not re.search(r">0\.0000<|>0<", html)
+
+
+def test_calibration_and_validation_answer_the_readers_questions(report, summary):
+    calibration = pd.read_csv(report / "tables" / "calibration.csv")
+    assert set(calibration["metric"]) >= {"calibration_intercept", "calibration_slope",
+                                          "brier", "ici"}
+    assert set(calibration["split"]) == set(EVALUATED)
+    optimism = pd.read_csv(report / "tables" / "validation_optimism.csv")
+    corrected = optimism.set_index(["model", "metric"])
+    assert corrected.loc[("clinical", "auc"), "corrected"] == pytest.approx(
+        corrected.loc[("clinical", "auc"), "apparent"]
+        - corrected.loc[("clinical", "auc"), "optimism"])
+    pooled = pd.read_csv(report / "tables" / "validation_centres_pooled.csv")
+    assert {"i2", "prediction_low", "prediction_high"} <= set(pooled.columns)
+    html = (report / "index.html").read_text()
+    for heading in ("Calibration", "Validation", "TRIPOD+AI checklist", "Notes",
+                    "Training (apparent)", "Holm-adjusted"):
+        assert heading in html
+    assert len(summary["comparisons"]) == 2 * 5  # two external splits, five comparisons
+    assert all(s.startswith("On External") for s in summary["comparisons"])
 
 
 def test_survival_table_matches_lifelines(report, demo):
@@ -89,7 +137,7 @@ def test_predict_reproduces_the_study_scores(report, demo, tmp_path):
     out = tmp_path / "scores.csv"
     manifest = demo / "cohort" / "cohort.csv"
     assert main(["predict", "--model", str(report / "models" / "dltr_mlp"),
-                 "--cohort", str(manifest), "--out", str(out)]) == 0
+                 "--cohort", str(manifest), "--out", str(out), "--quiet"]) == 0
     predicted = pd.read_csv(out).set_index("patient_id")["score"]
     study = pd.read_csv(report / "tables" / "scores.csv")
     study = study[study["model"] == "dltr_mlp"].set_index("patient_id")["score"]
@@ -102,10 +150,12 @@ def test_second_demo_run_reuses_cohort_and_caches(demo, capfd):
     assert main(["demo", "--quick", "--out", str(demo)]) == 0
     err = capfd.readouterr().err
     assert "reusing the synthetic cohort" in err
+    assert "CNN weights from the cache" in err
     assert cohort_csv.stat().st_mtime_ns == stamp
     summary = json.loads((demo / "report" / "summary.json").read_text())
-    # patches and CNN weights come from the cache: far faster than the first run
-    assert summary["timings_seconds"]["encoder"] < 30
+    assert summary["timings_seconds"]["cohort"] == 0.0
+    # patches and CNN weights come from the cache: the CNN models fit in seconds
+    assert summary["timings_seconds"]["fit dltr"] < 30
 
 
 def _chromium():
@@ -115,30 +165,45 @@ def _chromium():
     return None
 
 
+#: Measures the rendered page: images decoded, tables wider than the page, empty headings.
+_PROBE = """<script>window.addEventListener('load', () => {
+  const images = [...document.images];
+  const page = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('table')].filter(
+      t => t.getBoundingClientRect().right > page + 1).length;
+  const empty = [...document.querySelectorAll('h1,h2,h3,th')].filter(
+      h => h.tagName !== 'TH' && !h.textContent.trim()).length;
+  document.body.setAttribute('data-probe', images.length + '/' +
+      images.filter(i => i.complete && i.naturalWidth > 0).length + '/' + wide + '/' + empty);
+});</script>"""
+
+
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
-def test_report_renders_in_headless_chromium(report, tmp_path):
-    # A copy of the page that records, once loaded, how many images decoded.
+def test_report_renders_at_1400_px_without_overflow(report, tmp_path):
     probe = tmp_path / "probe.html"
-    script = ("<script>window.addEventListener('load', () => {const images = "
-              "[...document.images]; document.body.setAttribute('data-images', "
-              "images.length + '/' + images.filter(i => i.complete && i.naturalWidth > 0)"
-              ".length);});</script>")
-    probe.write_text((report / "index.html").read_text().replace("</body>", script + "</body>"))
+    probe.write_text((report / "index.html").read_text().replace("</body>", _PROBE + "</body>"))
     flags = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900"]
     dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom",
                           probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    counts = re.search(r'data-images="(\d+)/(\d+)"', dom)
-    assert counts is not None, dom[:500]
-    assert int(counts.group(1)) == int(counts.group(2)) > 20
-    screenshot = tmp_path / "report.png"
-    subprocess.run([*flags, "--window-size=1200,1600", f"--screenshot={screenshot}",
-                    (report / "index.html").as_uri()], capture_output=True, timeout=120)
+    found = re.search(r'data-probe="(\d+)/(\d+)/(\d+)/(\d+)"', dom)
+    assert found is not None, dom[:500]
+    images, decoded, wide_tables, empty_headings = map(int, found.groups())
+    assert images == decoded > 20
+    assert wide_tables == 0
+    assert empty_headings == 0
+    # A full-page screenshot at 1400 px for people to look at (kept in the report's folder
+    # of this test run: <tmp>/report_1400px.png).
+    height = 12000
+    screenshot = tmp_path / "report_1400px.png"
+    subprocess.run([*flags[:-1], f"--window-size=1400,{height}",
+                    f"--screenshot={screenshot}", (report / "index.html").as_uri()],
+                   capture_output=True, timeout=120)
     import matplotlib.image
 
     pixels = matplotlib.image.imread(screenshot)
-    assert pixels.shape[:2] == (1600, 1200)
+    assert pixels.shape[:2] == (height, 1400)
     assert pixels[..., :3].std() > 0.05  # not blank
 
 
@@ -171,19 +236,60 @@ def test_bad_manifest_refused_in_one_line(tmp_path, demo, capsys, edit, expected
     assert not list(tmp_path.glob(".report*"))
 
 
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--backbone", "not_a_model"], "backbone: unknown backbone 'not_a_model'"),
+    (["--device", "tpu"], "device: device must be"),
+    (["--pretrained", "/nowhere/weights.pth"], "pretrained: cannot read '/nowhere/weights.pth'"),
+    (["--models", "clinical,dltr,swin"], r"models: unknown \['swin'\]"),
+    (["--recalibrate-on", "external_9"], "recalibrate_on 'external_9': not a split"),
+])
+def test_settings_are_checked_before_anything_is_computed(tmp_path, demo, capsys, monkeypatch,
+                                                          flags, expected):
+    import tacelearn.study._runner as runner
+
+    def never(*args, **kwargs):
+        raise AssertionError("the baseline table was computed before the settings were checked")
+
+    monkeypatch.setattr(runner, "baseline_table", never)
+    out = tmp_path / "report"
+    status = main(["study", "--cohort", str(demo / "cohort" / "cohort.csv"), "--out",
+                   str(out), *flags])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert re.search(expected, err), err
+    assert not out.exists()
+
+
 def test_existing_output_refused_and_debug_shows_traceback(tmp_path, demo, capsys):
     out = tmp_path / "report"
     out.mkdir()
+    (out / "mine.txt").write_text("x")
     manifest = demo / "cohort" / "cohort.csv"
     assert main(["--debug", "study", "--cohort", str(manifest), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert "already exists" in err
+    assert "--overwrite" in err
 
 
-@pytest.mark.parametrize("command", ["demo", "study", "predict"])
+@pytest.mark.parametrize("command", ["demo", "study", "predict", "manifest"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: tacelearn" in capsys.readouterr().out
+
+
+def test_help_and_version_answer_at_once():
+    # A fresh interpreter, as the console script runs: no scientific stack is imported.
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", "import sys; from tacelearn.study._cli "
+                           "import main; code = main(['--help']) if False else None; "
+                           "import tacelearn.study._cli as c; c._parser().format_help(); "
+                           "print(sorted(m for m in ('numpy', 'pandas', 'torch', 'sklearn') "
+                           "if m in sys.modules))"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert time.perf_counter() - start < 1.0
+    version = subprocess.run([sys.executable, "-m", "tacelearn.study._cli", "--version"],
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.strip().startswith("tacelearn 0.")
