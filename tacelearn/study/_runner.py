@@ -279,6 +279,10 @@ def run_study(cohort, *, out_dir, settings=None, expression=None, gene_sets=None
                                              radiogenomics, progress, notes)
         with progress.stage("report", "writing the report"):
             _write(folder, tables, fitted, summary, figures, settings, notes, progress)
+        # Written last, so that its timings include the report's own.
+        summary["timings_seconds"] = progress.timings()
+        atomic_write_text(folder / "summary.json", json.dumps(_json_ready(summary), indent=2,
+                                                              allow_nan=False) + "\n")
     progress.say(f"report written to {out_dir}")
     return StudyResult(out_dir=out_dir, summary=summary, tables=tables, models=fitted,
                        scores=tables["scores"])
@@ -408,9 +412,6 @@ def _write(folder, tables, fitted, summary, figures, settings, notes, progress):
     summary["notes"] = notes.table()
     summary["timings_seconds"] = progress.timings()
     write_report(folder, summary, tables, figures, settings)
-    summary["timings_seconds"] = progress.timings()
-    atomic_write_text(folder / "summary.json", json.dumps(_json_ready(summary), indent=2,
-                                                          allow_nan=False) + "\n")
 
 
 def _by_split_order(splits, settings):
