@@ -10,6 +10,8 @@ import argparse
 import signal
 import sys
 import traceback
+import warnings
+from contextlib import contextmanager
 
 from .. import __version__
 from ._settings import add_settings_arguments, settings_from_arguments
@@ -32,6 +34,16 @@ class Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):
     raise Terminated()
+
+
+@contextmanager
+def _warnings_as_lines():
+    """Warnings raised inside the block printed as one 'tacelearn: warning:' line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"tacelearn: warning: {message}", file=sys.stderr)
 
 
 def _radiogenomics_inputs(args):
@@ -78,8 +90,10 @@ def _predict(args):
     from ._predict import predict_cohort
 
     cohort = read_cohort(args.cohort)
-    scores = predict_cohort(args.model, cohort, out=args.out, overwrite=args.overwrite,
-                            unknown_categories=args.unknown_categories, cache_dir=args.cache)
+    with _warnings_as_lines():
+        scores = predict_cohort(args.model, cohort, out=args.out, overwrite=args.overwrite,
+                                unknown_categories=args.unknown_categories,
+                                cache_dir=args.cache)
     print(f"{len(scores)} scores written to {args.out}")
 
 

@@ -41,8 +41,8 @@ def _is_generated_cohort(folder):
 def _synthetic_cohort(folder, settings, random_state, n_jobs, say):
     """The demo cohort in ``folder`` (reused when generated with the same settings) and the
     seconds spent generating it."""
-    wanted = {"random_state": random_state, **settings}
-    wanted["image_shape"] = list(wanted["image_shape"] or [])
+    # As JSON gives it back: tuples become lists, so that a second run finds it equal.
+    wanted = json.loads(json.dumps({"random_state": random_state, **settings}))
     record = folder / _GENERATOR_FILE
     if record.is_file() and json.loads(record.read_text()) == wanted:
         say(f"reusing the synthetic cohort in {folder}")

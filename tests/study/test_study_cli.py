@@ -80,8 +80,12 @@ def test_the_same_number_reads_the_same_everywhere(report, summary):
     html = (report / "index.html").read_text()
     assert html.count(text) >= 2  # the headline and Table 2
     assert f"{row['estimate']:.3f}" == text.split(" ")[0]
-    # Every P value the page prints is rounded to 3 decimals or shown as <0.001.
-    assert not re.search(r">0\.0000<|>0<", html)
+    # Every DeLong P value the page prints is rounded once, to 3 decimals, or shown <0.001.
+    delong = pd.read_csv(report / "tables" / "delong_tests.csv")
+    for pvalue, holm in zip(delong["pvalue"], delong["pvalue_holm"]):
+        for value in (pvalue, holm):
+            shown = "<0.001" if value < 0.001 else f"{value:.3f}"
+            assert f">{shown.replace('<', '&lt;')}<" in html
 
 
 def test_calibration_and_validation_answer_the_readers_questions(report, summary):
@@ -133,11 +137,14 @@ def test_index_html_embeds_every_figure(report):
     assert "href=\"http" not in html
 
 
-def test_predict_reproduces_the_study_scores(report, demo, tmp_path):
+def test_predict_reproduces_the_study_scores(report, demo, tmp_path, capsys):
     out = tmp_path / "scores.csv"
     manifest = demo / "cohort" / "cohort.csv"
     assert main(["predict", "--model", str(report / "models" / "dltr_mlp"),
                  "--cohort", str(manifest), "--out", str(out), "--quiet"]) == 0
+    # Warnings (an unseen category, say) come as one plain line each.
+    assert all(line.startswith("tacelearn: warning: ") for line in
+               capsys.readouterr().err.splitlines())
     predicted = pd.read_csv(out).set_index("patient_id")["score"]
     study = pd.read_csv(report / "tables" / "scores.csv")
     study = study[study["model"] == "dltr_mlp"].set_index("patient_id")["score"]
