@@ -26,15 +26,17 @@ def _as_numbers(series):
     """The values of a Series as floats, or None when some present value is not a number."""
     if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == bool:
         return None
+    if pd.api.types.is_numeric_dtype(series.dtype):  # nothing to parse: skip to_numeric
+        return series.to_numpy(dtype=float, na_value=np.nan)
     numbers_ = pd.to_numeric(series, errors="coerce")
     if numbers_.notna().sum() < series.notna().sum():
         return None
     return numbers_.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _is_categorical(series):
-    """Text, category and boolean columns, and numeric columns with at most two values."""
-    numbers_ = _as_numbers(series)
+def _is_categorical(numbers_):
+    """Text, category and boolean columns (no ``numbers_``), and numeric columns with at most
+    two values."""
     return numbers_ is None or np.unique(numbers_[~np.isnan(numbers_)]).size <= 2
 
 
@@ -42,10 +44,19 @@ def _not_tested(reason):
     return np.nan, np.nan, f"not tested ({reason})"
 
 
+def _contingency_table(values, y, classes):
+    """Counts of classes (rows, every class) x levels (columns, the observed values as text
+    in sorted order), counted with numpy: ``pd.crosstab`` cost most of a clinical model's fit,
+    and a bootstrap validation refits it hundreds of times."""
+    levels, level_codes = np.unique(values.astype(str).to_numpy(), return_inverse=True)
+    class_codes = np.searchsorted(classes, y)
+    counts = np.bincount(class_codes * levels.size + level_codes.ravel(),
+                         minlength=classes.size * levels.size)
+    return counts.reshape(classes.size, levels.size)
+
+
 def _categorical_test(values, y, classes):
-    labels = values.astype(str).to_numpy()
-    table = pd.crosstab(pd.Categorical(y, categories=classes), labels, dropna=False).to_numpy()
-    result = contingency_test(table)
+    result = contingency_test(_contingency_table(values, y, classes))
     if result.test == "not_tested":
         return _not_tested(result.reason)
     return result.statistic, result.pvalue, result.test
@@ -189,14 +200,15 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
         return choice
 
     def _test_column(self, name, values, y):
-        values = pd.Series(values).reset_index(drop=True)  # a Series keeps its dtype
-        present = values.notna().to_numpy()
+        if not isinstance(values, pd.Series):  # a Series keeps its dtype
+            values = pd.Series(values)
+        present = values.notna().to_numpy()  # a mask by position: the index plays no part
         values, y = values[present], y[present]
         choice = self._column_choice(name)
         named_continuous = isinstance(self.tests, dict) and choice in _CONTINUOUS_TESTS
-        if choice == "categorical" or (not named_continuous and _is_categorical(values)):
+        numbers_ = None if choice == "categorical" else _as_numbers(values)
+        if choice == "categorical" or (not named_continuous and _is_categorical(numbers_)):
             return _categorical_test(values, y, self.classes_)
-        numbers_ = _as_numbers(values)
         if numbers_ is None:
             raise ValueError(f"column {name!r} holds text or categories: it cannot be tested "
                              f"with {choice!r}; name it 'categorical' in tests")

@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
 
-from ..metrics._calibration import DEFAULT_EPSILON
+from ..stats import DEFAULT_LOGIT_EPSILON
 from ..utils import check_binary_outcome
 from ._performance import (
     case_label_of,
@@ -182,8 +182,8 @@ def _resample_table(metrics, numbers, outcomes):
 
 
 def bootstrap_validate(estimator, X, y, *, n_bootstraps=200, metrics=DEFAULT_METRICS,
-                       random_state=None, n_jobs=None, epsilon=DEFAULT_EPSILON, pos_label=None,
-                       verbose=0):
+                       random_state=None, n_jobs=None, epsilon=DEFAULT_LOGIT_EPSILON,
+                       pos_label=None, verbose=0):
     """Optimism-corrected performance by Harrell's bootstrap, with .632+ estimates.
 
     R's ``rms::validate`` for any scikit-learn classifier: the model is fitted on all patients

@@ -10,11 +10,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy.special import ndtri
 
-from ..metrics._calibration import DEFAULT_EPSILON, check_epsilon
+from ..stats import DEFAULT_LOGIT_EPSILON, check_logit_epsilon
 from ..utils import check_binary_outcome, check_named_scores, describe_rows
-from ._performance import PERFORMANCE_COLUMNS, case_label_of, fit_and_predict, performance_row
+from ._performance import (
+    PERFORMANCE_COLUMNS,
+    case_label_of,
+    check_confidence_level,
+    fit_and_predict,
+    performance_row,
+)
 from ._pooling import pool_random_effects
 
 __all__ = ["LeaveOneCenterOutResult", "leave_one_center_out", "pool_performance",
@@ -26,14 +31,6 @@ _POOLED = (("auc", "auc_variance", "logit"),
            ("calibration_intercept", "intercept_variance", None))
 _POOLED_COLUMNS = ("estimate", "low", "high", "prediction_low", "prediction_high", "tau2", "i2",
                    "q", "q_pvalue", "k", "method", "scale")
-
-
-def _check_level(confidence_level):
-    if not 0.0 < confidence_level < 1.0:
-        raise ValueError(
-            f"confidence_level must lie strictly between 0 and 1, got {confidence_level!r}"
-        )
-    return float(ndtri(0.5 + confidence_level / 2.0))
 
 
 def _grouping_columns(groups, n_samples):
@@ -85,7 +82,7 @@ def _selections(columns, n_samples, overall):
 
 
 def subgroup_performance(y_true, y_prob, groups, *, confidence_level=0.95, overall=True,
-                         epsilon=DEFAULT_EPSILON, pos_label=None):
+                         epsilon=DEFAULT_LOGIT_EPSILON, pos_label=None):
     """Performance per centre or subgroup: counts, AUC, calibration intercept and slope, Brier.
 
     One row per level of each grouping column (centre, BCLC stage, Child-Pugh class, tumour
@@ -146,13 +143,13 @@ def subgroup_performance(y_true, y_prob, groups, *, confidence_level=0.95, overa
     2     B  100      46  0.83               1.34
     3     C  100      51  0.78               1.03
     """
-    z = _check_level(confidence_level)
+    z = check_confidence_level(confidence_level)
     is_case = check_binary_outcome(y_true, pos_label=pos_label)
     names, matrix = check_named_scores(y_prob, is_case.shape[0], probability=True)
-    clip = check_epsilon(epsilon)
+    clip = check_logit_epsilon(epsilon)
     for name, probabilities in zip(names, matrix):
         try:
-            check_epsilon(epsilon, probabilities)
+            check_logit_epsilon(epsilon, probabilities)
         except ValueError as error:
             raise ValueError(f"model {name!r}: {error}") from None
     columns = _grouping_columns(groups, is_case.shape[0])
@@ -293,7 +290,7 @@ def _centre_codes(cohort, center_column):
 
 
 def leave_one_center_out(estimator, cohort, y, *, center_column="center", confidence_level=0.95,
-                         method="REML", epsilon=DEFAULT_EPSILON, n_jobs=None, pos_label=None):
+                         method="REML", epsilon=DEFAULT_LOGIT_EPSILON, n_jobs=None, pos_label=None):
     """Internal-external validation: fit on all centres but one, evaluate on the held-out one.
 
     For each centre, a clone of ``estimator`` (the whole pipeline) is fitted on the patients of
@@ -372,11 +369,11 @@ def leave_one_center_out(estimator, cohort, y, *, center_column="center", confid
     calibration_slope          1.04  0.86  1.22  0.00
     calibration_intercept      0.01 -0.89  0.92  0.97
     """
-    z = _check_level(confidence_level)
+    z = check_confidence_level(confidence_level)
     is_case = check_binary_outcome(y, pos_label=pos_label)
     if len(cohort) != is_case.shape[0]:
         raise ValueError(f"cohort has {len(cohort)} rows but y has {is_case.shape[0]} outcomes")
-    check_epsilon(epsilon)
+    check_logit_epsilon(epsilon)
     levels, codes = _centre_codes(cohort, center_column)
     case_label = case_label_of(y, is_case)
     folds = [(np.flatnonzero(codes != c), np.flatnonzero(codes == c)) for c in range(levels.size)]
@@ -387,7 +384,7 @@ def leave_one_center_out(estimator, cohort, y, *, center_column="center", confid
     predictions = np.empty(is_case.shape[0])
     for (_, test), probabilities in zip(folds, held_out):
         predictions[test] = probabilities
-    epsilon = check_epsilon(epsilon, predictions, pd.Series(predictions, index=cohort.index))
+    epsilon = check_logit_epsilon(epsilon, predictions, pd.Series(predictions, index=cohort.index))
     rows = []
     for level, (train, test), probabilities in zip(levels, folds, held_out):
         row = {"center": level, "n_train": int(train.size)}

@@ -7,21 +7,22 @@ Module-level functions only, so that joblib can ship them to any backend (Dask i
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 from scipy.stats import rankdata
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
-from ..metrics import delong_roc_ci, delong_roc_variance
-from ..metrics._calibration import (
+from ..metrics import (
     brier_scores,
-    clipped_logit,
-    fit_logistic_recalibration,
-    loess_errors,
+    delong_roc_ci,
+    delong_roc_variance,
+    loess_calibration_errors,
 )
+from ..stats import clipped_logit, fit_logistic_recalibration
 
 __all__ = ["PERFORMANCE_COLUMNS", "VALIDATION_METRICS", "case_label_of", "case_probability",
-           "check_metric_names", "evaluate_metrics", "fit_and_predict", "performance_row",
-           "rank_auc"]
+           "check_confidence_level", "check_metric_names", "evaluate_metrics", "fit_and_predict",
+           "performance_row", "rank_auc"]
 
 #: Metrics that :func:`tacelearn.validation.bootstrap_validate` can estimate.
 VALIDATION_METRICS = ("auc", "calibration_slope", "calibration_intercept", "brier",
@@ -34,6 +35,15 @@ PERFORMANCE_COLUMNS = (
     "calibration_intercept", "intercept_low", "intercept_high", "intercept_variance",
     "calibration_slope", "slope_low", "slope_high", "slope_variance", "brier",
 )
+
+
+def check_confidence_level(confidence_level):
+    """The normal quantile of a two-sided interval at ``confidence_level``, in (0, 1)."""
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(
+            f"confidence_level must lie strictly between 0 and 1, got {confidence_level!r}"
+        )
+    return float(ndtri(0.5 + confidence_level / 2.0))
 
 
 def check_metric_names(metrics):
@@ -64,28 +74,28 @@ def rank_auc(is_case, probabilities):
 def evaluate_metrics(names, is_case, probabilities, epsilon):
     """The named metrics of these predictions, as an array in the order of ``names``.
 
-    Undefined values are NaN (one class only, a collapsed loess neighbourhood); a slope whose
-    maximum-likelihood estimate is infinite (separated predictions) is +/-inf.
+    Undefined values are NaN (all of them with one class only; the loess errors when the
+    loess neighbourhood collapses); a slope whose maximum-likelihood estimate is infinite
+    (separated predictions) is +/-inf.
     """
-    both_classes = 0 < is_case.sum() < is_case.shape[0]
+    if not 0 < is_case.sum() < is_case.shape[0]:
+        return np.full(len(names), np.nan)
     values = {}
     if "auc" in names:
         values["auc"] = rank_auc(is_case, probabilities)
     if {"brier", "scaled_brier"} & set(names):
         values["brier"], values["scaled_brier"] = brier_scores(is_case, probabilities)
     if {"calibration_intercept", "calibration_slope"} & set(names):
-        values["calibration_intercept"] = values["calibration_slope"] = np.nan
-        if both_classes:
-            linear_predictor, _ = clipped_logit(probabilities, epsilon)
-            if "calibration_intercept" in names:
-                values["calibration_intercept"] = fit_logistic_recalibration(
-                    is_case, linear_predictor, slope=False).coef[0]
-            if "calibration_slope" in names:
-                values["calibration_slope"] = fit_logistic_recalibration(
-                    is_case, linear_predictor, slope=True).coef[1]
+        linear_predictor, _ = clipped_logit(probabilities, epsilon)
+        if "calibration_intercept" in names:
+            values["calibration_intercept"] = fit_logistic_recalibration(
+                is_case, linear_predictor, slope=False).coef[0]
+        if "calibration_slope" in names:
+            values["calibration_slope"] = fit_logistic_recalibration(
+                is_case, linear_predictor, slope=True).coef[1]
     if set(_LOESS_METRICS) & set(names):
         try:
-            errors = loess_errors(is_case, probabilities)
+            errors = loess_calibration_errors(is_case, probabilities)
         except ValueError:
             errors = (np.nan,) * len(_LOESS_METRICS)
         values.update(zip(_LOESS_METRICS, errors))

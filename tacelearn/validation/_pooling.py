@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from scipy.special import expit, logit, ndtr, ndtri
+from scipy.special import expit, logit, ndtr
 
 from ..metrics import ConfidenceInterval
 from ..utils import describe_entries, one_dimensional
+from ._performance import check_confidence_level
 
 __all__ = ["RandomEffectsResult", "pool_random_effects"]
 
@@ -203,10 +204,7 @@ def pool_random_effects(estimates, variances, *, method="REML", confidence_level
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if transform not in _TRANSFORMS:
         raise ValueError(f"transform must be one of {_TRANSFORMS}, got {transform!r}")
-    if not 0.0 < confidence_level < 1.0:
-        raise ValueError(
-            f"confidence_level must lie strictly between 0 and 1, got {confidence_level!r}"
-        )
+    z = check_confidence_level(confidence_level)
     values, variances = _check_inputs(estimates, variances, transform)
     k = values.size
     tau2, q = _dersimonian_laird(values, variances)
@@ -215,7 +213,6 @@ def pool_random_effects(estimates, variances, *, method="REML", confidence_level
     weights = 1.0 / (variances + tau2)
     pooled = float(np.dot(weights, values) / weights.sum())
     standard_error = float(np.sqrt(1.0 / weights.sum()))
-    z = float(ndtri(0.5 + confidence_level / 2.0))
     fixed_weights = 1.0 / variances
     typical_variance = ((k - 1) * fixed_weights.sum()
                         / (fixed_weights.sum() ** 2 - np.dot(fixed_weights, fixed_weights)))

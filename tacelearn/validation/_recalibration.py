@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..metrics._calibration import DEFAULT_EPSILON, clipped_logit, fit_logistic_recalibration
+from ..stats import DEFAULT_LOGIT_EPSILON, clipped_logit, fit_logistic_recalibration
 from ..utils import describe_rows
 
 __all__ = ["LogisticRecalibrator"]
@@ -135,7 +135,7 @@ class LogisticRecalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     }
 
     def __init__(self, estimator=None, *, method="intercept+slope", prefit=False, cv=5,
-                 group_column=None, epsilon=DEFAULT_EPSILON):
+                 group_column=None, epsilon=DEFAULT_LOGIT_EPSILON):
         self.estimator = estimator
         self.method = method
         self.prefit = prefit

@@ -1,4 +1,8 @@
-"""Calibration metrics and the loess calibration curve against statsmodels, R and hand formulas."""
+"""Calibration metrics and the loess calibration curve against statsmodels, R and hand formulas.
+
+The smoother itself (R's loess) is tested in tests/stats/test_loess.py, the logistic
+recalibration fit in tests/stats/test_logistic.py.
+"""
 
 import numpy as np
 import pandas as pd
@@ -6,17 +10,19 @@ import pytest
 import statsmodels.api as sm
 from scipy.special import expit, logit
 from scipy.stats import norm
+from sklearn.metrics import brier_score_loss
 
 from tacelearn.metrics import (
     CALIBRATION_METRICS,
+    brier_scores,
     calibration_metrics,
     loess_calibration_curve,
+    loess_calibration_errors,
 )
-from tacelearn.metrics._calibration import loess_smooth
 
-# Two small data sets whose R results are quoted below. The first has distinct predictions and a
-# miscalibrated outcome; the second only 8 distinct predictions (a clinical score), so that
-# loess's k-d tree meets runs of ties.
+# A small data set whose R results are quoted below: distinct predictions, a miscalibrated
+# outcome. (A score with 8 distinct values, where loess's k-d tree meets ties, is in
+# tests/stats/test_loess.py.)
 R_P = np.array([
     0.669, 0.226, 0.317, 0.787, 0.976, 0.157, 0.096, 0.194, 0.365, 0.183, 0.585, 0.612,
     0.121, 0.563, 0.024, 0.467, 0.957, 0.787, 0.593, 0.332, 0.218, 0.445, 0.287, 0.86,
@@ -31,37 +37,17 @@ R_Y = np.array([
     0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1, 0, 0,
     1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0,
 ])
-R_TIED_P = np.array([
-    0.67, 0.55, 0.23, 0.81, 0.67, 0.08, 0.08, 0.15, 0.31, 0.81, 0.67, 0.15, 0.55, 0.08,
-    0.08, 0.31, 0.31, 0.55, 0.08, 0.42, 0.55, 0.42, 0.08, 0.55, 0.08, 0.67, 0.55, 0.08,
-    0.31, 0.81, 0.08, 0.42, 0.08, 0.81, 0.15, 0.31, 0.42, 0.23, 0.23, 0.15, 0.81, 0.55,
-    0.23, 0.08, 0.31, 0.67, 0.67, 0.15, 0.55, 0.08, 0.31, 0.55, 0.08, 0.42, 0.15, 0.15,
-    0.67, 0.08, 0.67, 0.23,
-])
-R_TIED_Y = np.array([
-    0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0,
-    0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1, 0,
-    1, 0,
-])
-
-# R 4.2.2, with p <- R_P, y <- R_Y (and p2 <- R_TIED_P, y2 <- R_TIED_Y):
+# R 4.2.2, with p <- R_P, y <- R_Y:
 #   summ <- function(p, y, surface) {
 #     fit <- loess(y ~ p, control = loess.control(surface = surface))
 #     e <- abs(predict(fit, newdata = p) - p)
 #     c(ICI = mean(e), E50 = median(e), E90 = unname(quantile(e, 0.9)), Emax = max(e))
 #   }
-#   summ(p, y, "interpolate"); summ(p, y, "direct"); summ(p2, y2, ...)   (Austin & Steyerberg)
+#   summ(p, y, "interpolate"); summ(p, y, "direct")   (Austin & Steyerberg)
 R_LOESS_ERRORS = {
-    ("distinct", "interpolate"): (0.173380940894973, 0.194486591189537, 0.235037888796326,
-                                  0.241466324657858),
-    ("distinct", "direct"): (0.174062514584936, 0.196436906779232, 0.235037888796326,
-                             0.240418722670494),
-    ("tied", "interpolate"): (0.0730342174669048, 0.0712123675345992, 0.1041200331406755,
-                              0.2136167022498410),
-    ("tied", "direct"): (0.0730250505255950, 0.0712123675345992, 0.1041200331406757,
-                         0.2135066989541246),
+    "interpolate": (0.173380940894973, 0.194486591189537, 0.235037888796326, 0.241466324657858),
+    "direct": (0.174062514584936, 0.196436906779232, 0.235037888796326, 0.240418722670494),
 }
-DATA = {"distinct": (R_Y, R_P), "tied": (R_TIED_Y, R_TIED_P)}
 #   predict(loess(y ~ p), newdata = c(0.1, 0.3, 0.5, 0.7, 0.9))
 R_CURVE = (0.271974788637161, 0.501968239525047, 0.713854067602231, 0.692592819261430,
            0.735084009319082)
@@ -125,53 +111,28 @@ def test_brier_and_scaled_brier_match_hand_formulas():
     brier_of_prevalence = sum((prevalence - yi) ** 2 for yi in y) / len(y)
     assert result.brier == pytest.approx(brier, rel=1e-12)
     assert result.scaled_brier == pytest.approx(1 - brier / brier_of_prevalence, rel=1e-12)
+    scores = brier_scores(y, p)
+    assert scores == (result.brier, result.scaled_brier)
+    assert scores.brier == pytest.approx(brier_score_loss(y, p), rel=1e-12)
+    named = brier_scores(np.where(y, "OR", "NOR"), p, pos_label="OR")
+    assert named == scores
 
 
-@pytest.mark.parametrize(("data", "surface"), sorted(R_LOESS_ERRORS))
-def test_loess_calibration_errors_match_r(data, surface):
-    y, p = DATA[data]
-    fitted = loess_smooth(p, y.astype(float), p, surface=surface)
-    errors = np.abs(fitted - p)
-    ours = (errors.mean(), np.median(errors), np.quantile(errors, 0.9), errors.max())
-    assert ours == pytest.approx(R_LOESS_ERRORS[data, surface], rel=1e-9)
-    if surface == "interpolate":  # the public default
-        result = calibration_metrics(y, p, n_resamples=0)
+@pytest.mark.parametrize("surface", sorted(R_LOESS_ERRORS))
+def test_loess_calibration_errors_match_r(surface):
+    errors = loess_calibration_errors(R_Y, R_P, surface=surface)
+    assert tuple(errors) == pytest.approx(R_LOESS_ERRORS[surface], rel=1e-9)
+    assert errors._fields == ("ici", "e50", "e90", "emax")
+    if surface == "interpolate":  # the default of calibration_metrics
+        result = calibration_metrics(R_Y, R_P, n_resamples=0)
         assert (result.ici, result.e50, result.e90, result.emax) == pytest.approx(
-            R_LOESS_ERRORS[data, surface], rel=1e-9)
+            R_LOESS_ERRORS[surface], rel=1e-9)
 
 
 def test_loess_curve_matches_r_predict():
     curve = loess_calibration_curve(R_Y, R_P, points=[0.1, 0.3, 0.5, 0.7, 0.9], n_resamples=0)
     assert curve["observed"].to_numpy() == pytest.approx(R_CURVE, rel=1e-9)
     assert curve[["low", "high"]].isna().all().all()
-
-
-def brute_force_local_quadratic(x, y, x0, span=0.75):
-    """Cleveland's local regression at x0, literally: the q nearest points, tricube weights
-    on distance / (distance of the q-th), weighted least squares on 1, x, x^2."""
-    q = int(np.floor(span * x.size))
-    distance = np.abs(x - x0)
-    radius = np.sort(distance)[q - 1]
-    weights = np.clip(1 - (distance / radius) ** 3, 0, None) ** 3
-    return np.polyval(np.polyfit(x, y, 2, w=np.sqrt(weights)), x0)
-
-
-@pytest.mark.parametrize("span", [0.4, 0.75, 1.0])
-def test_direct_loess_is_local_quadratic_regression(span):
-    rng = np.random.default_rng(4)
-    x = rng.uniform(0, 1, 120)
-    y = (rng.random(120) < x).astype(float)
-    points = np.linspace(x.min(), x.max(), 17)
-    expected = [brute_force_local_quadratic(x, y, x0, span) for x0 in points]
-    assert loess_smooth(x, y, points, span=span, surface="direct") == pytest.approx(expected,
-                                                                                    abs=1e-9)
-
-
-def test_interpolated_loess_stays_close_to_direct_loess():
-    y, p = miscalibrated(5, n=400)
-    interpolated = loess_smooth(p, y.astype(float), p)
-    direct = loess_smooth(p, y.astype(float), p, surface="direct")
-    assert np.max(np.abs(interpolated - direct)) < 1e-2
 
 
 def test_well_calibrated_predictions_look_well_calibrated():
@@ -261,9 +222,11 @@ def test_string_labels_need_pos_label():
     ([1, 1, 1, 1], [0.2, 0.5, 0.6, 0.4], "one class"),
     ([0, 1, 1, 0], [0.2, np.nan, 0.6, 0.4], "NaN"),
 ])
-def test_bad_input_is_refused(y, p, message):
+@pytest.mark.parametrize("metric", [calibration_metrics, brier_scores,
+                                    loess_calibration_errors])
+def test_bad_input_is_refused(y, p, message, metric):
     with pytest.raises(ValueError, match=message):
-        calibration_metrics(y, p)
+        metric(y, p)
 
 
 def test_too_few_neighbours_and_collapsed_neighbourhoods_are_refused():
