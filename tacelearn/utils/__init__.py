@@ -28,6 +28,7 @@ from ._validation import (
     one_dimensional,
 )
 from ._walk import reachable_objects
+from ._warnings import call_capturing_warnings, reraise_warnings
 
 __all__ = [
     "MAX_LISTED",
@@ -39,6 +40,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "CacheWarning",
+    "call_capturing_warnings",
     "check_binary_outcome",
     "check_named_scores",
     "check_scores",
@@ -54,6 +56,7 @@ __all__ = [
     "list_problems",
     "one_dimensional",
     "reachable_objects",
+    "reraise_warnings",
     "split_selector",
     "StoreEntry",
 ]

@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
 
 from ..stats import DEFAULT_LOGIT_EPSILON
-from ..utils import check_binary_outcome
+from ..utils import call_capturing_warnings, check_binary_outcome, reraise_warnings
 from ._performance import (
     case_label_of,
     case_probability,
@@ -300,11 +300,14 @@ def bootstrap_validate(estimator, X, y, *, n_bootstraps=200, metrics=DEFAULT_MET
     n_cases_drawn = is_case[resamples].sum(axis=1)
     both_classes = (n_cases_drawn > 0) & (n_cases_drawn < n_samples)
     numbers = np.flatnonzero(both_classes)
-    outcomes = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_evaluate_resample)(estimator, X, y, is_case, resamples[b], case_label,
-                                    metrics, epsilon)
+    # Warnings of the refits come back from the workers and are raised here, once each.
+    captured = Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(call_capturing_warnings)(_evaluate_resample, estimator, X, y, is_case,
+                                         resamples[b], case_label, metrics, epsilon)
         for b in numbers
     )
+    reraise_warnings([w for _, caught in captured for w in caught])
+    outcomes = [outcome for outcome, _ in captured]
     failures = [(int(b), "the resample holds one class only")
                 for b in np.flatnonzero(~both_classes)]
     failures += [(int(b), o.error) for b, o in zip(numbers, outcomes) if o.error is not None]

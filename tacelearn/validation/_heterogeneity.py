@@ -12,7 +12,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from ..stats import DEFAULT_LOGIT_EPSILON, check_logit_epsilon
-from ..utils import check_binary_outcome, check_named_scores, describe_rows
+from ..utils import (
+    call_capturing_warnings,
+    check_binary_outcome,
+    check_named_scores,
+    describe_rows,
+    reraise_warnings,
+)
 from ._performance import (
     PERFORMANCE_COLUMNS,
     case_label_of,
@@ -237,6 +243,9 @@ def pool_performance(table, *, method="REML", confidence_level=0.95):
                if column not in table.columns]
     if missing:
         raise ValueError(f"table lacks column(s) {missing}; pass a subgroup_performance table")
+    if "variable" in table.columns:
+        # The overall row of subgroup_performance(..., overall=True) is no centre of its own.
+        table = table[table["variable"] != "all"]
     if "model" in table.columns:
         frames = []
         for model, rows in table.groupby("model", sort=False):
@@ -377,12 +386,15 @@ def leave_one_center_out(estimator, cohort, y, *, center_column="center", confid
     levels, codes = _centre_codes(cohort, center_column)
     case_label = case_label_of(y, is_case)
     folds = [(np.flatnonzero(codes != c), np.flatnonzero(codes == c)) for c in range(levels.size)]
+    # Warnings of the refits come back from the workers and are raised here, once each.
     held_out = Parallel(n_jobs=n_jobs)(
-        delayed(fit_and_predict)(estimator, cohort, y, train, case_label, predict=test)
+        delayed(call_capturing_warnings)(fit_and_predict, estimator, cohort, y, train,
+                                         case_label, predict=test)
         for train, test in folds
     )
+    reraise_warnings([w for _, caught in held_out for w in caught])
     predictions = np.empty(is_case.shape[0])
-    for (_, test), probabilities in zip(folds, held_out):
+    for (_, test), (probabilities, _) in zip(folds, held_out):
         predictions[test] = probabilities
     epsilon = check_logit_epsilon(epsilon, predictions, pd.Series(predictions, index=cohort.index))
     rows = []

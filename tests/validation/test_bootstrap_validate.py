@@ -1,12 +1,14 @@
 """bootstrap_validate against a brute-force loop, the .632+ formulas, R's rms::validate and
 joblib's backends."""
 
+import warnings
+
 import joblib
 import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy.special import expit, logit
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_selection import SelectKBest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -255,3 +257,28 @@ def test_separating_refits_give_an_infinite_slope_without_warnings():
     assert result.table.loc["calibration_slope", "apparent"] == np.inf
     assert (result.resamples["calibration_slope_training"] == np.inf).all()
     assert np.isfinite(result.table.loc["auc", "corrected"])
+
+
+class _Warns(BaseEstimator, ClassifierMixin):
+    """A logistic regression that warns on every fit, as a library under strain would."""
+
+    def fit(self, X, y):
+        warnings.warn("the solver struggled", UserWarning, stacklevel=1)
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_warnings_of_the_refits_reach_the_caller_once(n_jobs):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bootstrap_validate(_Warns(), X, y, n_bootstraps=6, random_state=0, n_jobs=n_jobs)
+    messages = [str(w.message) for w in caught if str(w.message) == "the solver struggled"]
+    assert len(messages) == 2  # the apparent fit, then once for all the resamples

@@ -228,3 +228,14 @@ def test_leave_one_center_out_names_bad_centres():
         leave_one_center_out(cohort_model(), cohort.assign(center="one"), y)
     with pytest.raises(ValueError, match="rows but y has"):
         leave_one_center_out(cohort_model(), cohort, y[:-1])
+
+
+def test_pooling_leaves_out_the_overall_row():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.1, 0.9, 300)
+    y = rng.random(300) < p
+    centre = np.repeat(["A", "B", "C"], 100)
+    with_overall = subgroup_performance(y, p, {"center": centre}, overall=True)
+    without = subgroup_performance(y, p, {"center": centre}, overall=False)
+    pd.testing.assert_frame_equal(pool_performance(with_overall), pool_performance(without))
+    assert (pool_performance(with_overall)["k"] == 3).all()
