@@ -81,13 +81,22 @@ def read_hcc_tace_seg(path):
 
     Examples
     --------
-    >>> import warnings
+    Two rows in the collection's layout (the real table has 105 patients and more columns):
+
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from tacelearn.datasets import read_hcc_tace_seg
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")
-    ...     cohort = read_hcc_tace_seg("../shared/data/hcc-tace-seg/clinical.csv")
-    >>> cohort["objective_response"].value_counts().sort_index().tolist()
-    [35, 61]
+    >>> table = Path(tempfile.mkdtemp()) / "clinical.csv"
+    >>> _ = table.write_text(
+    ...     "TCIA_ID,age,Sex,CPS,BCLC,AFP,Portal Vein Thrombosis,tumor_nodul,Evidence_of_cirh,"
+    ...     "1_mRECIST,TTP,Censored_0_progressed_1,OS,Death_1_StillAliveorLostToFU_0\\n"
+    ...     "HCC_001,71,1,A,Stage-A,5,0,multinodular,1,1,197,1,350.29,1\\n"
+    ...     "HCC_002,72,1,A,Stage-C,2910.5,1,multinodular,1,2,20.71,0,25.29,1\\n")
+    >>> cohort = read_hcc_tace_seg(table)
+    >>> cohort[["patient_id", "bclc", "mrecist", "objective_response"]]
+      patient_id bclc mrecist  objective_response
+    0    HCC_001    A      CR                   1
+    1    HCC_002    C      PR                   1
     """
     path = Path(path)
     if not path.is_file():

@@ -45,13 +45,15 @@ class DelongMatrixDisplay:
 
     Examples
     --------
-    >>> import pandas as pd
+    >>> import numpy as np
     >>> from tacelearn.plotting import DelongMatrixDisplay
-    >>> asah = pd.read_csv("../shared/data/asah/aSAH.csv")
-    >>> display = DelongMatrixDisplay.from_predictions(
-    ...     asah["outcome"], asah[["wfns", "ndka", "s100b"]], pos_label="Poor")
-    >>> display.text_[0, 1].get_text(), display.text_[1, 2].get_text()
-    ('0.005', '0.164')
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.tile([0, 1], 40)
+    >>> scores = {"strong": y + rng.normal(0, 0.6, 80), "weak": y + rng.normal(0, 2.0, 80),
+    ...           "noise": rng.normal(0, 1, 80)}
+    >>> display = DelongMatrixDisplay.from_predictions(y, scores)
+    >>> display.text_[0, 1].get_text(), display.text_[0, 2].get_text()
+    ('0.011', '<0.001')
     >>> import matplotlib.pyplot as plt
     >>> plt.close(display.figure_)
     """
