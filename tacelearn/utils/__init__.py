@@ -13,6 +13,7 @@ from ._messages import (
     describe_rows,
     list_problems,
 )
+from ._parallel import parallel_backend, scheduler_address, sequential_in_dask_worker
 from ._paths import (
     MAX_VOXELS,
     NIFTI_SUFFIXES,
@@ -55,8 +56,11 @@ __all__ = [
     "is_nifti_path",
     "list_problems",
     "one_dimensional",
+    "parallel_backend",
     "reachable_objects",
     "reraise_warnings",
+    "scheduler_address",
+    "sequential_in_dask_worker",
     "split_selector",
     "StoreEntry",
 ]
