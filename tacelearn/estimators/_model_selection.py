@@ -175,9 +175,10 @@ def make_cached_grid_search(estimator, param_grid, *, memory, cache_patches=True
         the feature steps (the screening level, say) fit them again but still load the CNN
         weights. Worker processes (``n_jobs > 1``) start with an empty cache for each task.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
-        As in :class:`~sklearn.model_selection.GridSearchCV`. With ``n_jobs > 1``, two
-        candidates of one fold may start training before either has stored its weights; the
-        result is the same, only the count of trainings grows.
+        As in :class:`~sklearn.model_selection.GridSearchCV`. With ``n_jobs > 1`` (or on Dask),
+        a candidate whose fold's CNN another worker is training waits for the cache's lock
+        and then loads the weights; on file systems without working locks both train, with
+        the same result.
 
     Returns
     -------

@@ -19,6 +19,7 @@ from ..metrics import (
     loess_calibration_errors,
 )
 from ..stats import clipped_logit, fit_logistic_recalibration
+from ..utils import sequential_in_dask_worker
 
 __all__ = ["PERFORMANCE_COLUMNS", "VALIDATION_METRICS", "case_label_of", "case_probability",
            "check_confidence_level", "check_metric_names", "evaluate_metrics", "fit_and_predict",
@@ -159,7 +160,12 @@ def case_probability(model, X, case_label):
 
 def fit_and_predict(estimator, X, y, train, case_label, predict=None):
     """Fit a clone of ``estimator`` on rows ``train``; its case probabilities for rows
-    ``predict`` (all rows when None)."""
-    model = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train))
-    return case_probability(model, X if predict is None else _safe_indexing(X, predict),
-                            case_label)
+    ``predict`` (all rows when None).
+
+    On a Dask worker the refit's own joblib calls (a ColumnTransformer's steps) stay in this
+    task instead of going back to the cluster as tiny tasks of their own.
+    """
+    with sequential_in_dask_worker():
+        model = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train))
+        return case_probability(model, X if predict is None else _safe_indexing(X, predict),
+                                case_label)
