@@ -162,5 +162,7 @@ def subgroup_table(scores, cohort, splits, settings, models):
             continue
         table = subgroup_performance(y.to_numpy(), {m: wide[m].to_numpy() for m in wide.columns},
                                      groups, overall=False)
+        if "model" not in table.columns:  # one model: the table names none
+            table.insert(0, "model", wide.columns[0])
         frames.append(table.assign(split=split))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

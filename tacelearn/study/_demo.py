@@ -84,6 +84,22 @@ def run_demo(out, *, quick=False, device="auto", n_jobs=-1, scheduler=None, rand
     Returns
     -------
     result : tacelearn.study.StudyResult
+        The report folder, summary, tables, fitted models and scores.
+
+    See Also
+    --------
+    run_study : The study it runs.
+
+    Examples
+    --------
+    The quick demo's settings; running it takes a few minutes on a laptop's CPU:
+
+    >>> from tacelearn.study import QUICK_SETTINGS, run_demo
+    >>> QUICK_SETTINGS["study"].backbone, QUICK_SETTINGS["study"].patch_size
+    ('resnet18', 48)
+    >>> result = run_demo("tacelearn-demo", quick=True)  # doctest: +SKIP
+    >>> result.out_dir / "index.html"  # doctest: +SKIP
+    PosixPath('tacelearn-demo/report/index.html')
     """
     def say(message):
         if verbose:

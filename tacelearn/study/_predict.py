@@ -54,11 +54,33 @@ def predict_cohort(model_path, cohort, *, out=None, overwrite=False,
     Returns
     -------
     scores : pandas.DataFrame
+        One row per patient: ``patient_id``, ``split`` when present, ``score`` and
+        ``prediction``.
 
     Raises
     ------
     ValueError
         If a score is not a finite probability (the patients are named): nothing is written.
+
+    See Also
+    --------
+    tacelearn.estimators.load_model : How the model is loaded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tacelearn.estimators import make_clinical_model, save_model
+    >>> from tacelearn.study import predict_cohort
+    >>> rng = np.random.default_rng(0)
+    >>> cohort = pd.DataFrame({"patient_id": [f"P{i}" for i in range(40)],
+    ...                        "ascites": rng.integers(0, 2, 40), "alt": rng.uniform(10, 90, 40)})
+    >>> model = make_clinical_model(screen=False).fit(cohort, 1 - cohort["ascites"])
+    >>> folder = save_model(model, Path(tempfile.mkdtemp()) / "clinical")
+    >>> predict_cohort(folder, cohort).columns.tolist()
+    ['patient_id', 'score', 'prediction']
     """
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"output file already exists: {out} (use --overwrite)")

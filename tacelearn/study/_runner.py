@@ -54,6 +54,19 @@ _IMAGE_COLUMNS = ("t1c_path", "t2_path", "mask_path")
 class StudyResult:
     """What :func:`run_study` produced.
 
+    Parameters
+    ----------
+    out_dir : pathlib.Path
+        The report folder.
+    summary : dict
+        The content of ``summary.json``.
+    tables : dict of str to pandas.DataFrame, optional
+        Every table written to ``tables/``.
+    models : dict of str to sklearn.pipeline.Pipeline, optional
+        The fitted models.
+    scores : pandas.DataFrame, optional
+        The long table of scores.
+
     Attributes
     ----------
     out_dir : pathlib.Path
@@ -68,6 +81,17 @@ class StudyResult:
     scores : pandas.DataFrame
         One row per patient and model: ``patient_id, split, model, score,
         objective_response``.
+
+    See Also
+    --------
+    run_study : What makes it.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from tacelearn.study import StudyResult
+    >>> StudyResult(out_dir=Path("report"), summary={"auc": {}}).models
+    {}
     """
 
     out_dir: Path
@@ -258,6 +282,29 @@ def run_study(cohort, *, out_dir, settings=None, expression=None, gene_sets=None
         written by tacelearn (its ``.tacelearn-report`` marker), or holds the manifest, an
         image or the cache, whatever ``overwrite`` says; or if another run created it while
         this one was working (nothing is then replaced).
+
+    See Also
+    --------
+    StudySettings : Every setting, checked before anything is computed.
+    run_demo : The same study on the synthetic cohort.
+
+    Examples
+    --------
+    The clinical model alone, on a small synthetic cohort:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from tacelearn.datasets import make_tace_cohort
+    >>> from tacelearn.study import run_study
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> cohort = make_tace_cohort(folder / "cohort", n_per_center=(60, 20, 20),
+    ...                           image_shape=(32, 32, 8))
+    >>> result = run_study(cohort, out_dir=folder / "report", models=("clinical",),
+    ...                    n_bootstraps=20, n_resamples=100, verbose=False)
+    >>> sorted(result.summary["auc"])
+    ['ceiling', 'clinical']
+    >>> (result.out_dir / "index.html").is_file()
+    True
     """
     settings = settings_from_options(settings, **options)
     radiogenomics = {"expression": expression, "gene_sets": gene_sets, "signature": signature}

@@ -81,7 +81,7 @@ class StudySettings:
     screening_alpha : float, default=0.05
         Significance level of the univariate screening.
     backbone : str, default="densenet169"
-        timm backbone of the CNN.
+        The timm backbone of the CNN.
     patch_size : int, default=128
         Patch side in pixels.
     max_epochs, batch_size, lr : int, int, float, default=20, 32, 5e-4
@@ -254,12 +254,29 @@ class StudySettings:
         return any(m in CNN_MODELS for m in self.models)
 
     def to_dict(self):
-        """JSON-ready settings, as ``summary.json`` records them."""
+        """JSON-ready settings, as ``summary.json`` records them.
+
+        Returns
+        -------
+        settings : dict
+            Every setting by name; tuples as lists.
+        """
         return {f.name: (list(v) if isinstance(v, tuple) else v)
                 for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
 
     def replace(self, **changes):
-        """A copy with some settings changed (checked like a new one)."""
+        """A copy with some settings changed (checked like a new one).
+
+        Parameters
+        ----------
+        **changes : dict
+            New values by setting name.
+
+        Returns
+        -------
+        settings : StudySettings
+            The changed copy.
+        """
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ deep checks
@@ -267,6 +284,11 @@ class StudySettings:
         """Check what needs the libraries: the backbone, the device, the weights file.
 
         Called by :func:`~tacelearn.study.run_study` before anything is computed.
+
+        Returns
+        -------
+        self : StudySettings
+            The settings, unchanged.
 
         Raises
         ------

@@ -97,4 +97,6 @@ def centre_heterogeneity(scores, cohort, settings, models):
         return pd.DataFrame(), pd.DataFrame()
     per_centre = subgroup_performance(y.to_numpy(), {m: wide[m].to_numpy() for m in wide},
                                       {"center": centres}, overall=False)
+    if "model" not in per_centre.columns:  # one model: the table names none
+        per_centre.insert(0, "model", wide.columns[0])
     return per_centre, pool_performance(per_centre).reset_index()

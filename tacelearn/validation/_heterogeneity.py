@@ -393,8 +393,9 @@ def leave_one_center_out(estimator, cohort, y, *, center_column="center", confid
         for train, test in folds
     )
     reraise_warnings([w for _, caught in held_out for w in caught])
+    held_out = [probabilities for probabilities, _ in held_out]
     predictions = np.empty(is_case.shape[0])
-    for (_, test), (probabilities, _) in zip(folds, held_out):
+    for (_, test), probabilities in zip(folds, held_out):
         predictions[test] = probabilities
     epsilon = check_logit_epsilon(epsilon, predictions, pd.Series(predictions, index=cohort.index))
     rows = []
