@@ -85,7 +85,7 @@ def objective_response(mrecist):
     Parameters
     ----------
     mrecist : str or array-like of str
-        mRECIST categories in any spelling :func:`canonical_mrecist` accepts.
+        The mRECIST categories, in any spelling :func:`canonical_mrecist` accepts.
 
     Returns
     -------

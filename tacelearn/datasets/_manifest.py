@@ -51,7 +51,10 @@ class _Candidate:
 class ManifestReport:
     """What :func:`build_manifest` matched and what it could not.
 
-    Attributes
+    Made by :func:`build_manifest`; each parameter is kept as an attribute of the same name.
+    ``print(report)`` summarises it, one line per non-empty finding.
+
+    Parameters
     ----------
     matched : list of str
         Patients of the clinical table with every image column filled.
@@ -71,6 +74,26 @@ class ManifestReport:
     See Also
     --------
     build_manifest : What returns it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from tacelearn.datasets import build_manifest
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> images = folder / "images"
+    >>> images.mkdir()
+    >>> for name in ["P1_t1c.nii.gz", "P1_t2.nii.gz", "P1_mask.nii.gz", "P2_t1c.nii.gz",
+    ...              "P9_t1c.nii.gz"]:
+    ...     (images / name).touch()
+    >>> _ = (folder / "clinical.csv").write_text("patient_id\\nP1\\nP2\\nP3\\n")
+    >>> manifest, report = build_manifest(images, folder / "clinical.csv", layout="flat")
+    >>> print(report)
+    1 patient(s) matched with every image
+    1 with images missing: P2 (no t2_path, mask_path)
+    1 in the clinical table without any image: P3
+    1 with images but not in the clinical table: P9
+    >>> report.matched, report.incomplete
+    (['P1'], {'P2': ['t2_path', 'mask_path']})
     """
 
     matched: list = field(default_factory=list)

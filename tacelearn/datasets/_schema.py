@@ -48,6 +48,24 @@ class Column:
         Unit of a measured value (raw units, never dichotomised).
     categories : tuple of str or None
         Allowed values of a categorical column, in display order.
+
+    Attributes
+    ----------
+    pandas_dtype : str
+        The dtype the column has after :func:`~tacelearn.datasets.read_cohort`.
+
+    See Also
+    --------
+    COHORT_SCHEMA : Every known column by name.
+
+    Examples
+    --------
+    >>> from tacelearn.datasets import COHORT_SCHEMA
+    >>> alt = COHORT_SCHEMA["alt"]
+    >>> alt.kind, alt.unit, alt.pandas_dtype
+    ('continuous', 'U/L', 'float64')
+    >>> COHORT_SCHEMA["bclc"].categories
+    ('0', 'A', 'B', 'C', 'D')
     """
 
     name: str
@@ -132,12 +150,54 @@ OUTCOME_COLUMNS = tuple(c.name for c in _COLUMNS if c.role == "outcome")
 
 
 def categorical_columns(columns=CLINICAL_COLUMNS):
-    """Names among ``columns`` that are modelled as categories (binary or categorical)."""
+    """Names among ``columns`` that are modelled as categories (binary or categorical).
+
+    Parameters
+    ----------
+    columns : iterable of str, default=CLINICAL_COLUMNS
+        Names of :data:`COHORT_SCHEMA` columns.
+
+    Returns
+    -------
+    names : list of str
+        The categorical and binary ones, in the order of ``columns``.
+
+    See Also
+    --------
+    continuous_columns : The others.
+
+    Examples
+    --------
+    >>> from tacelearn.datasets import categorical_columns
+    >>> categorical_columns(["age", "sex", "ascites", "alt"])
+    ['sex', 'ascites']
+    """
     return [c for c in columns if COHORT_SCHEMA[c].kind in ("binary", "categorical")]
 
 
 def continuous_columns(columns=CLINICAL_COLUMNS):
-    """Names among ``columns`` that are modelled as numbers (continuous or counts)."""
+    """Names among ``columns`` that are modelled as numbers (continuous or counts).
+
+    Parameters
+    ----------
+    columns : iterable of str, default=CLINICAL_COLUMNS
+        Names of :data:`COHORT_SCHEMA` columns.
+
+    Returns
+    -------
+    names : list of str
+        The continuous and count ones, in the order of ``columns``.
+
+    See Also
+    --------
+    categorical_columns : The others.
+
+    Examples
+    --------
+    >>> from tacelearn.datasets import continuous_columns
+    >>> continuous_columns(["age", "sex", "ascites", "alt", "tumour_number"])
+    ['age', 'alt', 'tumour_number']
+    """
     return [c for c in columns if COHORT_SCHEMA[c].kind in ("continuous", "count")]
 
 
@@ -155,6 +215,18 @@ class ClinicalCutoff:
         Cut-off in the column's unit.
     label : str
         How tables name the abnormal group, e.g. ``"ALT > 50 U/L"``.
+
+    See Also
+    --------
+    CLINICAL_CUTOFFS : The cut-offs of the paper's Table 1, by column.
+    dichotomise : Apply them to a cohort.
+
+    Examples
+    --------
+    >>> from tacelearn.datasets import ClinicalCutoff
+    >>> cutoff = ClinicalCutoff("alt", ">", 50.0, "ALT > 50 U/L")
+    >>> cutoff.apply([30.0, 72.0, None])
+    array([ 0.,  1., nan])
     """
 
     column: str
@@ -163,7 +235,18 @@ class ClinicalCutoff:
     label: str
 
     def apply(self, values):
-        """Return 1.0 where abnormal, 0.0 where normal and NaN where the value is missing."""
+        """Return 1.0 where abnormal, 0.0 where normal and NaN where the value is missing.
+
+        Parameters
+        ----------
+        values : array-like of shape (n_samples,)
+            Raw values in the column's unit; entries that are not numbers count as missing.
+
+        Returns
+        -------
+        flags : numpy.ndarray of float of shape (n_samples,)
+            The abnormal flags.
+        """
         values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
         compare = {
             ">": np.greater,

@@ -127,7 +127,29 @@ def _as_text(X):
 
 
 class UnseenCategoryWarning(UserWarning):
-    """A categorical value met at prediction was never seen in training."""
+    """A categorical value met at prediction was never seen in training.
+
+    Raised by :class:`TextCategories` with ``handle_unknown="warn"`` (the clinical branch of
+    every model); the message names the column, the values and the rows. The value is then
+    encoded as no category. Turn it into an error with ``handle_unknown="error"`` or
+    :func:`warnings.simplefilter`.
+
+    See Also
+    --------
+    TextCategories : The step that raises it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import pandas as pd
+    >>> from tacelearn.estimators import TextCategories, UnseenCategoryWarning
+    >>> step = TextCategories().fit(pd.DataFrame({"child_pugh": ["A", "B"]}))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = step.transform(pd.DataFrame({"child_pugh": ["C"]}))
+    >>> caught[0].category is UnseenCategoryWarning
+    True
+    """
 
 
 class TextCategories(TransformerMixin, BaseEstimator):

@@ -55,7 +55,47 @@ def check_binary_target(y, estimator_name):
 class BinaryLogisticRegression(LogisticRegression):
     """:class:`~sklearn.linear_model.LogisticRegression` that refuses a non-binary target.
 
-    Parameters and attributes are those of scikit-learn's class.
+    The parameters, attributes and methods are scikit-learn's, unchanged; only ``fit``
+    checks the target first. The parameters are summarised below; scikit-learn's
+    documentation of :class:`~sklearn.linear_model.LogisticRegression` has the details.
+
+    Parameters
+    ----------
+    penalty : {"l1", "l2", "elasticnet", None}, default="deprecated"
+        Deprecated by scikit-learn 1.8 (removed in 1.10): set ``l1_ratio`` and ``C``
+        instead.
+    C : float, default=1.0
+        Inverse of the regularisation strength; ``numpy.inf`` fits without penalty.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing, from 0 (pure L2 penalty) to 1 (pure L1).
+    dual : bool, default=False
+        Solve the dual problem (L2 penalty with the liblinear solver only).
+    tol : float, default=1e-4
+        Tolerance of the stopping criterion.
+    fit_intercept : bool, default=True
+        Fit an intercept.
+    intercept_scaling : float, default=1
+        Value of the synthetic constant feature of the liblinear solver.
+    class_weight : dict or "balanced", default=None
+        Weights of the classes; ``"balanced"`` weighs them inversely to their frequency.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the data shuffling of the sag, saga and liblinear solvers.
+    solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"}, \
+            default="lbfgs"
+        Optimisation algorithm.
+    max_iter : int, default=100
+        Largest number of solver iterations.
+    verbose : int, default=0
+        Verbosity of the liblinear and lbfgs solvers.
+    warm_start : bool, default=False
+        Start from the previous fit's coefficients.
+    n_jobs : int, default=None
+        Processes used by scikit-learn where it parallelises; None means 1.
+
+    See Also
+    --------
+    BinaryMLPClassifier : The same check on scikit-learn's multi-layer perceptron.
+    check_binary_target : The check itself.
 
     Examples
     --------
@@ -90,7 +130,65 @@ class BinaryLogisticRegression(LogisticRegression):
 class BinaryMLPClassifier(MLPClassifier):
     """:class:`~sklearn.neural_network.MLPClassifier` that refuses a non-binary target.
 
-    Parameters and attributes are those of scikit-learn's class.
+    The parameters, attributes and methods are scikit-learn's, unchanged; only ``fit``
+    checks the target first. The parameters are summarised below; scikit-learn's
+    documentation of :class:`~sklearn.neural_network.MLPClassifier` has the details.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Number of neurons of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation function of the hidden layers.
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        Weight optimiser.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weights.
+    batch_size : int or "auto", default="auto"
+        Size of the minibatches of the stochastic solvers; ``"auto"`` is
+        ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule of the learning rate (``solver="sgd"`` only).
+    learning_rate_init : float, default=0.001
+        Initial learning rate (``"sgd"`` and ``"adam"``).
+    power_t : float, default=0.5
+        Exponent of the inverse scaling schedule (``"sgd"`` only).
+    max_iter : int, default=200
+        Largest number of epochs (stochastic solvers) or iterations (``"lbfgs"``).
+    shuffle : bool, default=True
+        Shuffle the samples at each epoch (stochastic solvers).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weight initialisation, the shuffling, the batches and the validation
+        split.
+    tol : float, default=1e-4
+        Tolerance of the stopping criterion.
+    verbose : bool, default=False
+        Print the progress.
+    warm_start : bool, default=False
+        Start from the previous fit's weights.
+    momentum : float, default=0.9
+        Momentum of the gradient descent (``"sgd"`` only).
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum (``"sgd"`` only).
+    early_stopping : bool, default=False
+        Stop when the score on a held-out validation split stops improving.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    beta_1 : float, default=0.9
+        Decay rate of the first moment estimates (``"adam"`` only).
+    beta_2 : float, default=0.999
+        Decay rate of the second moment estimates (``"adam"`` only).
+    epsilon : float, default=1e-8
+        Numerical stability term (``"adam"`` only).
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` before stopping (stochastic solvers).
+    max_fun : int, default=15000
+        Largest number of loss evaluations (``"lbfgs"`` only).
+
+    See Also
+    --------
+    BinaryLogisticRegression : The same check on scikit-learn's logistic regression.
+    check_binary_target : The check itself.
 
     Examples
     --------

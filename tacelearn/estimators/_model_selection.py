@@ -174,11 +174,27 @@ def make_cached_grid_search(estimator, param_grid, *, memory, cache_patches=True
         search exists; nothing is written to disk. Candidates that differ in a parameter of
         the feature steps (the screening level, say) fit them again but still load the CNN
         weights. Worker processes (``n_jobs > 1``) start with an empty cache for each task.
-    scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
-        As in :class:`~sklearn.model_selection.GridSearchCV`. With ``n_jobs > 1`` (or on Dask),
-        a candidate whose fold's CNN another worker is training waits for the cache's lock
-        and then loads the weights; on file systems without working locks both train, with
-        the same result.
+    scoring : str, callable, list, tuple or dict, default=None
+        How candidates are scored, as in :class:`~sklearn.model_selection.GridSearchCV`;
+        None uses the estimator's ``score``.
+    n_jobs : int, default=None
+        Candidates and folds fitted in parallel; None means 1. With ``n_jobs > 1`` (or on
+        Dask), a candidate whose fold's CNN another worker is training waits for the
+        cache's lock and then loads the weights; on file systems without working locks both
+        train, with the same result.
+    refit : bool, str or callable, default=True
+        Refit the best candidate on all the data, as in
+        :class:`~sklearn.model_selection.GridSearchCV`.
+    cv : int, cross-validation generator or iterable, default=None
+        The splitter; None is 5-fold (stratified for a classifier).
+    verbose : int, default=0
+        Verbosity of the search.
+    pre_dispatch : int or str, default="2*n_jobs"
+        Jobs dispatched ahead of the workers.
+    error_score : "raise" or float, default=np.nan
+        Score of a failed fit, or ``"raise"`` to raise its error.
+    return_train_score : bool, default=False
+        Also score the candidates on their training folds.
 
     Returns
     -------
@@ -201,19 +217,19 @@ def make_cached_grid_search(estimator, param_grid, *, memory, cache_patches=True
 
     Examples
     --------
+    Two candidates on two folds: ``search.fit(cohort, cohort["objective_response"])``
+    trains the CNN three times (once per fold, once for the refit) instead of five.
+
     >>> import tempfile
-    >>> from tacelearn.datasets import make_tace_cohort
     >>> from tacelearn.estimators import make_cached_grid_search, make_dltr_lr
-    >>> cohort = make_tace_cohort(tempfile.mkdtemp(), n_per_center=(12, 6, 6),
-    ...                           image_shape=(32, 32, 8))
     >>> model = make_dltr_lr(cv=None, backbone="resnet18", patch_size=32, random_state=0,
     ...                      encoder_params={"max_epochs": 1, "batch_size": 8})
     >>> search = make_cached_grid_search(model, {"classifier__C": [0.1, 10.0]},
     ...                                  memory=tempfile.mkdtemp(), cv=2, scoring="roc_auc")
-    >>> search.fit(cohort, cohort["objective_response"].astype(int)).best_params_
-    {'classifier__C': ...}
-    >>> search.best_estimator_.get_params()["features__image__encoder__memory"] is not None
-    True
+    >>> search.estimator.memory  # the fitted features of each fold and of the refit
+    FittedStepMemory(max_entries=3)
+    >>> search.estimator.get_params()["features__image__encoder__memory"]  # weights, on disk
+    ContentStore('...', memory_bytes=536870912)
     """
     store = as_store(memory)
     if store is None:

@@ -60,6 +60,28 @@ class RadiogenomicsResult:
         :func:`compare_cell_fractions` of high against low.
     expression : pandas.DataFrame
         The expression analysed (log2 scale), kept for the heatmap.
+
+    See Also
+    --------
+    radiogenomics_analysis : Computes it.
+    tacelearn.plotting.radiogenomics_figures : Its figures.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tacelearn.genomics import make_tace_expression, radiogenomics_analysis
+    >>> rng = np.random.default_rng(0)
+    >>> cohort = pd.DataFrame({"patient_id": [f"P{i:03d}" for i in range(40)],
+    ...                        "tumour_biology": rng.normal(size=40)})
+    >>> data = make_tace_expression(cohort, n_genes=500)
+    >>> scores = pd.Series(cohort["tumour_biology"].to_numpy(), index=cohort["patient_id"])
+    >>> result = radiogenomics_analysis(scores, data.expression, gene_sets=data.gene_sets,
+    ...                                 permutations=100, random_state=0)
+    >>> result
+    RadiogenomicsResult(40 patients: 19 high, 21 low; 500 genes, 11 gene sets)
+    >>> result.fractions is None  # no signature given: no deconvolution
+    True
     """
 
     def __init__(self, *, scores, groups, threshold, differential_expression, gsea, fractions,
@@ -169,7 +191,10 @@ def radiogenomics_analysis(scores, expression, *, gene_sets, signature=None, cut
 
     See Also
     --------
-    differential_expression, gsea_prerank, deconvolve, compare_cell_fractions
+    differential_expression : The high against low comparison of each gene.
+    gsea_prerank : Gene set enrichment of the resulting ranking.
+    deconvolve : Immune cell fractions of each sample.
+    compare_cell_fractions : The fractions of the two groups compared.
     make_tace_expression : Synthetic expression to try it on.
 
     Examples

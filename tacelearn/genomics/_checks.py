@@ -25,6 +25,30 @@ def check_expression(expression, *, name="expression", non_negative=False):
     -------
     expression : pandas.DataFrame
         A float64 copy.
+
+    Raises
+    ------
+    TypeError
+        If ``expression`` is not a DataFrame.
+    ValueError
+        If it is empty, has duplicated labels, non-numeric columns, missing or infinite
+        values, or negative ones with ``non_negative=True``; the message names them.
+
+    See Also
+    --------
+    tacelearn.genomics.read_expression : Read such a table from a file.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tacelearn.genomics import check_expression
+    >>> table = pd.DataFrame({"VEGFA": [5, 7], "HIF1A": [3, 4]}, index=["P1", "P2"])
+    >>> check_expression(table).dtypes.tolist()
+    [dtype('float64'), dtype('float64')]
+    >>> check_expression(table.assign(HIF1A=[3, -1]), non_negative=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: expression must be on a linear (non-negative) scale; negative values at ...
     """
     if not isinstance(expression, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame with labelled rows and columns, "
@@ -62,6 +86,35 @@ def align_to_samples(values, samples, *, name):
     A pandas Series is aligned by its index: every sample must be there (entries for other
     ids are ignored, since usually only part of a cohort has expression data). Anything else
     is taken in order and must have one value per sample.
+
+    Parameters
+    ----------
+    values : pandas.Series or array-like of shape (n_samples,)
+        One value per sample (a score, a group label).
+    samples : pandas.Index
+        The samples of the expression table, in its row order.
+    name : str
+        How error messages call ``values``.
+
+    Returns
+    -------
+    aligned : pandas.Series
+        The values indexed by ``samples``, in their order.
+
+    Raises
+    ------
+    TypeError
+        If ``values`` is a DataFrame.
+    ValueError
+        If a Series repeats or lacks a sample id, or an array has the wrong length.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tacelearn.genomics import align_to_samples
+    >>> scores = pd.Series({"P3": 0.9, "P1": 0.2, "P2": 0.5})
+    >>> align_to_samples(scores, pd.Index(["P1", "P2"]), name="scores").to_dict()
+    {'P1': 0.2, 'P2': 0.5}
     """
     if isinstance(values, pd.DataFrame):
         raise TypeError(f"{name} must be one value per sample (a Series or 1-d array), "
@@ -87,6 +140,35 @@ def check_two_groups(groups, *, reference=None):
 
     The reference (denominator) is ``reference`` if given, else ``"low"`` when the labels are
     ``"high"`` and ``"low"``, else the smaller label in sorted order.
+
+    Parameters
+    ----------
+    groups : pandas.Series
+        One label per sample, indexed by sample id.
+    reference : object, optional
+        The label of the reference group; one of the labels in ``groups``.
+
+    Returns
+    -------
+    numerator : object
+        The label of the group compared with the reference.
+    reference : object
+        The label of the reference group.
+
+    Raises
+    ------
+    ValueError
+        If a label is missing, there are not exactly two groups, ``reference`` is not one of
+        them, or a group has fewer than 2 samples.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tacelearn.genomics import check_two_groups
+    >>> check_two_groups(pd.Series(["high", "low", "low", "high"]))
+    ('high', 'low')
+    >>> check_two_groups(pd.Series(["OR", "NOR", "NOR", "OR"]), reference="OR")
+    ('NOR', 'OR')
     """
     missing = groups.index[pd.isna(groups.to_numpy())]
     if len(missing):

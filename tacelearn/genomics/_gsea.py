@@ -19,6 +19,8 @@ _TABLE_COLUMNS = ["term", "nes", "pvalue", "fdr", "es", "size", "leading_edge"]
 class GseaResult:
     """Result of :func:`gsea_prerank`.
 
+    Made by :func:`gsea_prerank`.
+
     Parameters
     ----------
     table : pandas.DataFrame
@@ -44,7 +46,24 @@ class GseaResult:
 
     See Also
     --------
+    gsea_prerank : Computes it.
     tacelearn.plotting.EnrichmentScoreDisplay : The classic enrichment plot of one set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tacelearn.genomics import gsea_prerank
+    >>> genes = [f"G{i:03d}" for i in range(300)]
+    >>> ranking = pd.Series(np.linspace(3.0, -3.0, 300), index=genes)
+    >>> result = gsea_prerank(ranking, {"TOP": genes[:40:2]}, permutations=100,
+    ...                       random_state=0)
+    >>> result
+    GseaResult(1 gene sets, 300 ranked genes, permutations=100)
+    >>> result.hit_positions("TOP")[:5].tolist()
+    [0, 2, 4, 6, 8]
+    >>> result.running_enrichment_score("TOP").shape
+    (300,)
     """
 
     def __init__(self, table, ranking, gene_sets, running_scores, permutations):
@@ -82,7 +101,19 @@ class GseaResult:
                          name="running_enrichment_score")
 
     def hit_positions(self, term):
-        """Positions (0-based, along :attr:`ranking`) of the genes of one set."""
+        """Positions (0-based, along :attr:`ranking`) of the genes of one set.
+
+        Parameters
+        ----------
+        term : str
+            A gene set of :attr:`table`.
+
+        Returns
+        -------
+        positions : numpy.ndarray of int
+            Increasing positions of the set's genes in the ranking: the ticks of the
+            enrichment plot.
+        """
         self._check_term(term)
         return np.flatnonzero(self.ranking.index.isin(self.gene_sets[term]))
 

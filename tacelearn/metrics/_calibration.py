@@ -45,15 +45,28 @@ _WALD_METRICS = ("calibration_intercept", "calibration_slope")
 
 
 class BrierScores(NamedTuple):
-    """Result of :func:`brier_scores`.
+    """Result of :func:`brier_scores`, a named tuple.
 
-    Attributes
+    Returned by :func:`brier_scores`; each parameter is kept as an attribute of the same name.
+
+    Parameters
     ----------
     brier : float
         Mean squared error of the probabilities.
     scaled_brier : float
         ``1 - brier / (prevalence (1 - prevalence))``: 0 for predicting the prevalence to
         everyone, 1 for perfect predictions.
+
+    See Also
+    --------
+    brier_scores : Computes them.
+
+    Examples
+    --------
+    >>> from tacelearn.metrics import brier_scores
+    >>> brier, scaled_brier = brier_scores([0, 0, 1, 1], [0.1, 0.4, 0.6, 0.9])
+    >>> round(brier, 3)
+    0.085
     """
 
     brier: float
@@ -61,14 +74,31 @@ class BrierScores(NamedTuple):
 
 
 class CalibrationErrors(NamedTuple):
-    """Result of :func:`loess_calibration_errors`.
+    """Result of :func:`loess_calibration_errors`, a named tuple.
 
-    Attributes
+    Returned by :func:`loess_calibration_errors`; each parameter is kept as an attribute of
+    the same name.
+
+    Parameters
     ----------
     ici : float
         Integrated calibration index: the mean of ``|loess(p_i) - p_i|`` over the patients.
     e50, e90, emax : float
         Its median, 90th percentile and maximum.
+
+    See Also
+    --------
+    loess_calibration_errors : Computes them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tacelearn.metrics import loess_calibration_errors
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.95, 200)
+    >>> errors = loess_calibration_errors(rng.random(200) < p, p)
+    >>> bool(errors.e50 <= errors.e90 <= errors.emax)
+    True
     """
 
     ici: float
@@ -242,7 +272,10 @@ def _check_resamples(n_resamples, minimum):
 class CalibrationResult:
     """Result of :func:`calibration_metrics`.
 
-    Attributes
+    Returned by :func:`calibration_metrics`; each parameter is kept as an attribute of the
+    same name.
+
+    Parameters
     ----------
     calibration_intercept : float
         Calibration-in-the-large: ``a`` in ``logit P(y) = a + logit(p)``; 0 when the mean
@@ -265,8 +298,32 @@ class CalibrationResult:
     n_clipped : int
         Probabilities moved into ``[epsilon, 1 - epsilon]`` before taking logits.
     confidence_level : float
+        Level of the confidence intervals.
     n_resamples : int
         Bootstrap resamples behind the percentile intervals.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per metric (index ``metric``): ``estimate``, ``low``, ``high``,
+        ``ci_method`` (``"wald"`` or ``"bootstrap"``).
+
+    See Also
+    --------
+    calibration_metrics : Computes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tacelearn.metrics import calibration_metrics
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.95, 200)
+    >>> result = calibration_metrics(rng.random(200) < p, p, n_resamples=0)
+    >>> result.n_samples, list(result.table.columns)
+    (200, ['estimate', 'low', 'high', 'ci_method'])
+    >>> low, high = result.confidence_intervals["calibration_slope"]
+    >>> bool(low < 1 < high)
+    True
     """
 
     calibration_intercept: float

@@ -77,6 +77,9 @@ def net_benefit(y_true, y_score, threshold, *, harm=0.0, pos_label=None):
     Returns
     -------
     net_benefit : float
+        True positives per patient, less the false positives per patient weighted by the
+        odds of the threshold, less ``harm``: at most the prevalence (every case treated,
+        no false positive).
 
     See Also
     --------

@@ -38,7 +38,27 @@ DIRECTIONS = ("<", ">", "auto")
 
 
 class ConfidenceInterval(NamedTuple):
-    """Lower and upper bound of a confidence interval."""
+    """Lower and upper bound of a confidence interval, a named tuple.
+
+    Parameters
+    ----------
+    low : float
+        Lower bound.
+    high : float
+        Upper bound.
+
+    See Also
+    --------
+    delong_roc_ci : Returns one for the AUC.
+
+    Examples
+    --------
+    >>> from tacelearn.metrics import ConfidenceInterval
+    >>> interval = ConfidenceInterval(0.69, 0.95)
+    >>> low, high = interval
+    >>> interval.high - interval.low == high - low
+    True
+    """
 
     low: float
     high: float
@@ -48,7 +68,10 @@ class ConfidenceInterval(NamedTuple):
 class DeLongTestResult:
     """Result of :func:`delong_roc_test`, shaped like scipy's test results.
 
-    Attributes
+    Returned by :func:`delong_roc_test`; each parameter is kept as an attribute of the same
+    name.
+
+    Parameters
     ----------
     statistic : float
         The z statistic of AUC1 - AUC2; 0 when the two scores rank the patients identically.
@@ -63,8 +86,27 @@ class DeLongTestResult:
         AUC1 - AUC2.
     standard_error : float
         DeLong standard error of the difference.
-    alternative : str
+    alternative : {"two-sided", "greater", "less"}
+        The alternative hypothesis behind ``pvalue``.
     confidence_level : float
+        Level of ``confidence_interval``.
+
+    See Also
+    --------
+    delong_roc_test : Computes it.
+
+    Examples
+    --------
+    >>> from tacelearn.metrics import delong_roc_test
+    >>> y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> m1 = [.10, .35, .20, .60, .30, .45, .70, .40, .80, .65, .90, .55]
+    >>> m2 = [.30, .20, .50, .40, .10, .60, .35, .70, .45, .80, .25, .75]
+    >>> result = delong_roc_test(y, m1, m2)
+    >>> round(result.difference, 4), result.alternative
+    (0.1667, 'two-sided')
+    >>> low, high = result.confidence_interval
+    >>> bool(low < 0 < high)
+    True
     """
 
     statistic: float
@@ -316,6 +358,7 @@ def delong_roc_ci(y_true, y_score, confidence_level=0.95, *, pos_label=None, dir
     y_score : array-like of shape (n_samples,)
         Scores.
     confidence_level : float, default=0.95
+        Level of the interval.
     pos_label : int, float, bool or str, default=None
         The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
     direction : {"<", ">", "auto"}, default="<"
@@ -441,6 +484,7 @@ def delong_covariance(y_true, scores, *, pos_label=None, direction="<"):
     Returns
     -------
     aucs : ndarray of shape (n_models,)
+        The AUC of each model, in the order of ``scores``.
     covariance : ndarray of shape (n_models, n_models)
         Diagonal: :func:`delong_roc_variance`; off the diagonal: pROC's ``cov(roc1, roc2)``.
 

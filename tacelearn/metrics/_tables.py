@@ -145,7 +145,9 @@ def format_performance_table(table, *, digits=3, separator="-"):
     table : pandas.DataFrame
         The output of :func:`performance_table`.
     digits : int, default=3
+        Decimal places of the estimates and bounds.
     separator : str, default="-"
+        Between the bounds of each interval (see :func:`tacelearn.utils.format_estimate_ci`).
 
     Returns
     -------
@@ -156,7 +158,8 @@ def format_performance_table(table, *, digits=3, separator="-"):
 
     See Also
     --------
-    performance_table, format_estimate_ci
+    performance_table : The long table of estimates and intervals formatted here.
+    format_estimate_ci : How each cell is written.
 
     Examples
     --------

@@ -63,6 +63,7 @@ def binary_metrics(y_true, y_score, threshold=0.5, *, pos_label=None):
     y_score : array-like of shape (n_samples,)
         Scores (probabilities or any real values).
     threshold : float, default=0.5
+        Patients scored at or above it are called positive.
     pos_label : int, float, bool or str, default=None
         The case label; may be omitted for {0, 1}, {-1, 1} and boolean outcomes.
 

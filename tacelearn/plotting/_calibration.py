@@ -53,7 +53,9 @@ class CalibrationCurveDisplay:
     histogram_ : matplotlib.container.BarContainer or None
         The histogram of the predictions.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -118,6 +120,7 @@ class CalibrationCurveDisplay:
         Returns
         -------
         display : CalibrationCurveDisplay
+            This display, with its artists, ``ax_`` and ``figure_`` set.
         """
         missing = [c for c in ("predicted", "observed", "low", "high")
                    if c not in self.curve.columns]
@@ -174,12 +177,21 @@ class CalibrationCurveDisplay:
             Seed of the bootstrap.
         pos_label : int, float, bool or str, optional
             The case label; may be omitted for 0/1 and boolean outcomes.
-        ax, plot_ideal, show_band, show_histogram, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        plot_ideal : bool, default=True
+            Draw the diagonal of perfect calibration.
+        show_band : bool, default=True
+            Draw the confidence band.
+        show_histogram : bool, default=True
+            Draw the histogram of the predictions along the bottom.
+        **kwargs : dict
+            Passed to ``Axes.plot`` for the curve (``color``, ``linewidth``...).
 
         Returns
         -------
         display : CalibrationCurveDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         curve = loess_calibration_curve(y_true, y_prob, points=points, span=span,
                                         confidence_level=confidence_level,
@@ -211,14 +223,35 @@ class CalibrationCurveDisplay:
             Its outcome.
         name : str, optional
             Name in the legend; default the estimator's class name.
-        points, span, confidence_level, n_resamples, random_state, pos_label
-            As in :meth:`from_predictions`.
-        ax, plot_ideal, show_band, show_histogram, **kwargs
-            As in :meth:`plot`.
+        points : int or array-like, default=101
+            Where the curve is evaluated (see
+            :func:`tacelearn.metrics.loess_calibration_curve`).
+        span : float, default=0.75
+            Fraction of the patients in each loess neighbourhood.
+        confidence_level : float, default=0.95
+            Level of the band.
+        n_resamples : int, default=200
+            Bootstrap resamples of the band; 0 draws no band.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the bootstrap.
+        pos_label : int, float, bool or str, optional
+            The case label, among ``estimator.classes_``; may be omitted for 0/1 and boolean
+            outcomes.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        plot_ideal : bool, default=True
+            Draw the diagonal of perfect calibration.
+        show_band : bool, default=True
+            Draw the confidence band.
+        show_histogram : bool, default=True
+            Draw the histogram of the predictions along the bottom.
+        **kwargs : dict
+            Passed to ``Axes.plot`` for the curve (``color``, ``linewidth``...).
 
         Returns
         -------
         display : CalibrationCurveDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         if not hasattr(estimator, "predict_proba"):
             raise TypeError(f"{type(estimator).__name__} has no predict_proba; a calibration "

@@ -35,7 +35,9 @@ class DecisionCurveDisplay:
     lines_ : dict of str to matplotlib.lines.Line2D
         One line per model and per reference strategy, keyed by the ``model`` column.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -75,6 +77,7 @@ class DecisionCurveDisplay:
         Returns
         -------
         display : DecisionCurveDisplay
+            This display, with its artists, ``ax_`` and ``figure_`` set.
         """
         missing = [c for c in ("model", "threshold", "net_benefit")
                    if c not in self.net_benefit.columns]
@@ -116,12 +119,18 @@ class DecisionCurveDisplay:
             Harm of each model's test, in units of true positives.
         pos_label : int, float, bool or str, optional
             The event label; may be omitted for 0/1 and boolean outcomes.
-        ax, ylim, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        ylim : tuple of float, optional
+            Vertical limits; by default from a little below 0 to a little above the largest
+            net benefit.
+        **kwargs : dict
+            Passed to ``Axes.plot`` for the models' curves.
 
         Returns
         -------
         display : DecisionCurveDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         curve = decision_curve(y_true, scores, thresholds=thresholds, harm=harm,
                                pos_label=pos_label)
@@ -140,12 +149,24 @@ class DecisionCurveDisplay:
             The cohort to score.
         y : array-like of shape (n_patients,)
             Its outcome.
-        thresholds, harm, pos_label, ax, ylim, **kwargs
-            As in :meth:`from_predictions`.
+        thresholds : array-like of float, optional
+            Threshold probabilities; default 0.01, 0.02, ..., 0.99.
+        harm : float or mapping, default=0.0
+            Harm of each model's test, in units of true positives.
+        pos_label : int, float, bool or str, optional
+            The event label, among the estimators' ``classes_``; by default the last class.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        ylim : tuple of float, optional
+            Vertical limits; by default from a little below 0 to a little above the largest
+            net benefit.
+        **kwargs : dict
+            Passed to ``Axes.plot`` for the models' curves.
 
         Returns
         -------
         display : DecisionCurveDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         scores = scores_of_estimators(estimators, X, pos_label=pos_label)
         return cls.from_predictions(y, scores, thresholds=thresholds, harm=harm,

@@ -35,8 +35,11 @@ class DelongMatrixDisplay:
     text_ : numpy.ndarray of matplotlib.text.Text of shape (n_models, n_models)
         The annotations; ``None`` on the diagonal.
     colorbar_ : matplotlib.colorbar.Colorbar or None
+        The colour bar, if drawn.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -80,6 +83,7 @@ class DelongMatrixDisplay:
         Returns
         -------
         display : DelongMatrixDisplay
+            This display, with its artists, ``ax_`` and ``figure_`` set.
         """
         ax = get_axes(ax)
         values = self.pvalues.to_numpy(dtype=float)
@@ -124,12 +128,16 @@ class DelongMatrixDisplay:
             Cell (i, j) tests AUC_i against AUC_j with this alternative.
         pos_label : int, float, bool or str, optional
             The case label; may be omitted for 0/1 and boolean outcomes.
-        ax, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``cmap``, ``decimals``, ``colorbar``), the rest to
+            ``Axes.imshow``.
 
         Returns
         -------
         display : DelongMatrixDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         pvalues = delong_test_matrix(y_true, scores, alternative=alternative,
                                      pos_label=pos_label)
@@ -148,12 +156,20 @@ class DelongMatrixDisplay:
             The cohort to score.
         y : array-like of shape (n_patients,)
             Its outcome.
-        alternative, pos_label, ax, **kwargs
-            As in :meth:`from_predictions`.
+        alternative : {"two-sided", "greater", "less"}, default="two-sided"
+            Cell (i, j) tests AUC_i against AUC_j with this alternative.
+        pos_label : int, float, bool or str, optional
+            The case label, among the estimators' ``classes_``; by default the last class.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``cmap``, ``decimals``, ``colorbar``), the rest to
+            ``Axes.imshow``.
 
         Returns
         -------
         display : DelongMatrixDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         scores = scores_of_estimators(estimators, X, pos_label=pos_label)
         return cls.from_predictions(y, scores, alternative=alternative, pos_label=pos_label,

@@ -61,7 +61,9 @@ class VolcanoDisplay:
     labels_ : list of matplotlib.text.Annotation
         Names of the most significant genes.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -168,13 +170,22 @@ class VolcanoDisplay:
         table : pandas.DataFrame
             With ``log2_fold_change`` and ``pvalue``; ``gene`` and ``qvalue`` are used when
             present.
-        ax, fdr, fold_change, n_labels, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        fdr : float, default=0.05
+            Genes with q-value below ``fdr`` and ``|log2 fold change| >= fold_change`` are
+            significant.
+        fold_change : float, default=1.0
+            Absolute log2 fold change threshold (1 = two-fold); 0 for none.
+        n_labels : int, default=10
+            The most significant genes named on the plot (needs gene names).
+        **kwargs : dict
+            Passed to ``Axes.scatter`` (``s``, ``alpha``...).
 
         Returns
         -------
         display : VolcanoDisplay
-            This display, with its artists, ``ax_`` and ``figure_`` set.
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         missing = [c for c in ("log2_fold_change", "pvalue") if c not in table.columns]
         if missing:
@@ -196,15 +207,31 @@ class VolcanoDisplay:
 
         Parameters
         ----------
-        expression, groups, method, reference
-            As in :func:`~tacelearn.genomics.differential_expression`.
-        ax, fdr, fold_change, n_labels, **kwargs
-            As in :meth:`plot`.
+        expression : pandas.DataFrame of shape (n_samples, n_genes)
+            Expression on a log2 scale, rows indexed by sample id, one column per gene.
+        groups : pandas.Series or array-like of shape (n_samples,)
+            Two labels, one per sample (a Series is aligned on ``expression``'s index).
+        method : {"welch", "mannwhitney"}, default="welch"
+            The test of :func:`~tacelearn.genomics.differential_expression`.
+        reference : label, optional
+            The denominator group; by default ``"low"`` of ``"high"``/``"low"``, otherwise
+            the first label in sorted order.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        fdr : float, default=0.05
+            Genes with q-value below ``fdr`` and ``|log2 fold change| >= fold_change`` are
+            significant.
+        fold_change : float, default=1.0
+            Absolute log2 fold change threshold (1 = two-fold); 0 for none.
+        n_labels : int, default=10
+            The most significant genes named on the plot (needs gene names).
+        **kwargs : dict
+            Passed to ``Axes.scatter`` (``s``, ``alpha``...).
 
         Returns
         -------
         display : VolcanoDisplay
-            This display, with its artists, ``ax_`` and ``figure_`` set.
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         table = differential_expression(expression, groups, method=method, reference=reference)
         return cls.from_table(table, ax=ax, fdr=fdr, fold_change=fold_change,
@@ -241,9 +268,12 @@ class GeneHeatmapDisplay:
         The heatmap.
     group_bar_ : matplotlib.image.AxesImage
         The strip above it coloured by group.
-    colorbar_ : matplotlib.colorbar.Colorbar
+    colorbar_ : matplotlib.colorbar.Colorbar or None
+        The colour bar, if drawn.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -341,18 +371,24 @@ class GeneHeatmapDisplay:
             A :func:`~tacelearn.genomics.differential_expression` table to take the top
             genes from; computed with ``method`` when absent.
         n_genes : int, default=30
-        method, reference
-            As in :func:`~tacelearn.genomics.differential_expression`.
+            How many top genes to draw when ``genes`` is not given.
+        method : {"welch", "mannwhitney"}, default="welch"
+            The test of :func:`~tacelearn.genomics.differential_expression` that ranks the
+            genes when ``table`` is not given.
+        reference : label, optional
+            The reference group, drawn second; by default ``"low"`` of ``"high"``/``"low"``,
+            otherwise the first label in sorted order.
         linkage_method : str, default="average"
             Linkage of ``scipy.cluster.hierarchy.linkage``.
         ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
         **kwargs : dict
-            Passed to :meth:`plot`.
+            Passed to :meth:`plot` (``cmap``, ``vmax``, ``colorbar``).
 
         Returns
         -------
         display : GeneHeatmapDisplay
-            This display, with its artists, ``ax_`` and ``figure_`` set.
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         expression = check_expression(expression)
         groups = align_to_samples(groups, expression.index, name="groups")
@@ -410,7 +446,9 @@ class EnrichmentScoreDisplay:
     peak_line_ : matplotlib.lines.Line2D
         Vertical line at the enrichment score (the extreme of the running sum).
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -501,15 +539,20 @@ class EnrichmentScoreDisplay:
         Parameters
         ----------
         result : tacelearn.genomics.GseaResult
+            The result of :func:`~tacelearn.genomics.gsea_prerank`.
         term : str
             A gene set of ``result.table``.
-        ax, name, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        name : str, optional
+            Title; the gene set name by default (the statistics go below it).
+        **kwargs : dict
+            Passed to ``Axes.plot`` for the running score.
 
         Returns
         -------
         display : EnrichmentScoreDisplay
-            This display, with its artists, ``ax_`` and ``figure_`` set.
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         running = result.running_enrichment_score(term)
         row = result.table.set_index("term").loc[term]
@@ -542,8 +585,11 @@ class CellFractionDisplay:
     boxplots_ : dict of label to dict
         What ``Axes.boxplot`` returned for each group (``"boxes"``, ``"medians"``...).
     pvalue_texts_ : list of matplotlib.text.Text
+        The p-values written above the boxes.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -627,18 +673,22 @@ class CellFractionDisplay:
         Parameters
         ----------
         fractions : pandas.DataFrame of shape (n_samples, n_cell_types)
+            Cell-type fractions, one row per sample (as
+            :func:`~tacelearn.genomics.deconvolve` returns them).
         groups : pandas.Series or array-like of shape (n_samples,)
             Two labels per sample, aligned as in
             :func:`~tacelearn.genomics.differential_expression`.
         reference : label, optional
             The right-hand group (``"low"`` of ``"high"``/``"low"`` by default).
-        ax, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to ``Axes.boxplot``.
 
         Returns
         -------
         display : CellFractionDisplay
-            This display, with its artists, ``ax_`` and ``figure_`` set.
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         fractions = check_expression(fractions, name="fractions")
         groups = align_to_samples(groups, fractions.index, name="groups")
@@ -655,15 +705,25 @@ class CellFractionDisplay:
 
         Parameters
         ----------
-        expression, signature
-            As in :func:`~tacelearn.genomics.deconvolve` (linear scale).
-        groups, reference, ax, **kwargs
-            As in :meth:`from_fractions`.
+        expression : pandas.DataFrame of shape (n_samples, n_genes)
+            Bulk expression on a linear scale (not its logarithm), rows indexed by sample id.
+        signature : pandas.DataFrame of shape (n_signature_genes, n_cell_types)
+            Reference profiles of purified cell types on the same scale, rows indexed by
+            gene (see :func:`~tacelearn.genomics.deconvolve`).
+        groups : pandas.Series or array-like of shape (n_samples,)
+            Two labels per sample, aligned as in
+            :func:`~tacelearn.genomics.differential_expression`.
+        reference : label, optional
+            The right-hand group (``"low"`` of ``"high"``/``"low"`` by default).
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to ``Axes.boxplot``.
 
         Returns
         -------
         display : CellFractionDisplay
-            This display, with its artists, ``ax_`` and ``figure_`` set.
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         fractions = deconvolve(expression, signature)
         return cls.from_fractions(fractions, groups, reference=reference, ax=ax, **kwargs)

@@ -65,7 +65,9 @@ class KaplanMeierDisplay:
     at_risk_texts_ : list of matplotlib.text.Text
         The table's texts.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -115,6 +117,7 @@ class KaplanMeierDisplay:
         Returns
         -------
         display : KaplanMeierDisplay
+            This display, with its artists, ``ax_`` and ``figure_`` set.
         """
         new_figure = ax is None
         ax = get_axes(ax)
@@ -210,12 +213,16 @@ class KaplanMeierDisplay:
             Level of the confidence bands.
         conf_type : {"log", "log-log", "plain"}, default="log"
             Type of the bands, as R's ``survfit(conf.type = ...)``.
-        ax, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure (with room for the at-risk table) otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``show_ci``, ``show_censors``, ``show_at_risk``,
+            ``xlabel``, ``ylabel``), the rest to ``Axes.step`` for every curve.
 
         Returns
         -------
         display : KaplanMeierDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         curves = kaplan_meier(time, event, groups, confidence_level=confidence_level,
                               conf_type=conf_type)
@@ -229,18 +236,28 @@ class KaplanMeierDisplay:
 
         Parameters
         ----------
-        time, event
-            As in :meth:`from_groups`.
+        time : array-like of shape (n_patients,)
+            Follow-up times (e.g. ``pfs_months``).
+        event : array-like of shape (n_patients,)
+            1 where the event was observed, 0 where censored.
         y_score : array-like of shape (n_patients,)
             Model scores; a score equal to the cut is "high".
         cut : {"mean", "median"} or float, default="mean"
             Where to split, as the paper did at the mean.
-        confidence_level, conf_type, ax, **kwargs
-            As in :meth:`from_groups`.
+        confidence_level : float, default=0.95
+            Level of the confidence bands.
+        conf_type : {"log", "log-log", "plain"}, default="log"
+            Type of the bands, as R's ``survfit(conf.type = ...)``.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure (with room for the at-risk table) otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``show_ci``, ``show_censors``, ``show_at_risk``,
+            ``xlabel``, ``ylabel``), the rest to ``Axes.step`` for every curve.
 
         Returns
         -------
         display : KaplanMeierDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         groups, cut_value = split_by_score(y_score, cut=cut)
         curves = kaplan_meier(time, event, groups, confidence_level=confidence_level,
@@ -259,14 +276,28 @@ class KaplanMeierDisplay:
             Fitted classifier; its probability of the positive class (response) is the score.
         X : array-like or pandas.DataFrame
             The cohort to score.
-        time, event, cut, confidence_level, conf_type, ax, **kwargs
-            As in :meth:`from_predictions`.
-        pos_label : optional
+        time : array-like of shape (n_patients,)
+            Follow-up times (e.g. ``pfs_months``).
+        event : array-like of shape (n_patients,)
+            1 where the event was observed, 0 where censored.
+        cut : {"mean", "median"} or float, default="mean"
+            Where to split the scores; a score equal to the cut is "high".
+        pos_label : int, float, bool or str, optional
             The class whose probability is the score; default the last of ``classes_``.
+        confidence_level : float, default=0.95
+            Level of the confidence bands.
+        conf_type : {"log", "log-log", "plain"}, default="log"
+            Type of the bands, as R's ``survfit(conf.type = ...)``.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure (with room for the at-risk table) otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``show_ci``, ``show_censors``, ``show_at_risk``,
+            ``xlabel``, ``ylabel``), the rest to ``Axes.step`` for every curve.
 
         Returns
         -------
         display : KaplanMeierDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         scores = positive_scores(estimator, X, pos_label=pos_label)
         return cls.from_predictions(time, event, scores, cut=cut,

@@ -40,6 +40,27 @@ def radiogenomics_figures(result, *, terms=None, n_terms=4, n_genes=30, fdr=0.05
     --------
     VolcanoDisplay, GeneHeatmapDisplay, EnrichmentScoreDisplay, CellFractionDisplay
         The Displays drawn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tacelearn.genomics import make_tace_expression, radiogenomics_analysis
+    >>> from tacelearn.plotting import radiogenomics_figures
+    >>> rng = np.random.default_rng(0)
+    >>> cohort = pd.DataFrame({"patient_id": [f"P{i:03d}" for i in range(40)],
+    ...                        "tumour_biology": rng.normal(size=40)})
+    >>> data = make_tace_expression(cohort, n_genes=500)
+    >>> scores = pd.Series(cohort["tumour_biology"].to_numpy(), index=cohort["patient_id"])
+    >>> result = radiogenomics_analysis(scores, data.expression, gene_sets=data.gene_sets,
+    ...                                 permutations=100, random_state=0)
+    >>> figures = radiogenomics_figures(result, n_terms=1, n_genes=10)
+    >>> sorted(figures)
+    ['gsea_HALLMARK_ANGIOGENESIS_SYNTHETIC', 'heatmap', 'volcano']
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for name, figure in figures.items():
+    ...     figure.savefig(folder / f"{name}.png")
     """
     from matplotlib.figure import Figure
 

@@ -23,8 +23,10 @@ class MultiRocDisplay:
 
     Parameters
     ----------
-    fpr, tpr : list of numpy.ndarray
-        False and true positive rates of each model (:func:`sklearn.metrics.roc_curve`).
+    fpr : list of numpy.ndarray
+        False positive rates of each model (:func:`sklearn.metrics.roc_curve`).
+    tpr : list of numpy.ndarray
+        True positive rates of each model.
     roc_auc : list of float
         AUC of each model.
     auc_ci : list of tuple of float
@@ -34,7 +36,8 @@ class MultiRocDisplay:
     confidence_level : float, default=0.95
         Level of the intervals, for the legend.
     directions : list of str, optional
-        pROC's direction of each curve (``"<"`` or ``">"``); a ``">"`` curve is labelled so.
+        The pROC direction of each curve (``"<"`` or ``">"``); a ``">"`` curve is labelled
+        so.
 
     Attributes
     ----------
@@ -43,7 +46,9 @@ class MultiRocDisplay:
     chance_level_ : matplotlib.lines.Line2D or None
         The diagonal.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -89,6 +94,7 @@ class MultiRocDisplay:
         Returns
         -------
         display : MultiRocDisplay
+            This display, with its artists, ``ax_`` and ``figure_`` set.
         """
         ax = get_axes(ax)
         level = f"{100 * self.confidence_level:g}%"
@@ -136,12 +142,19 @@ class MultiRocDisplay:
         drop_intermediate : bool, default=True
             Drop the thresholds that do not change the curve's shape, as
             :func:`sklearn.metrics.roc_curve` does.
-        ax, plot_chance_level, decimals, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        plot_chance_level : bool, default=True
+            Draw the diagonal of a useless test.
+        decimals : int, default=3
+            Decimals of the AUC and its interval in the legend.
+        **kwargs : dict
+            Passed to every ``Axes.plot`` call of a curve (``linewidth``...).
 
         Returns
         -------
         display : MultiRocDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         is_case = check_binary_outcome(y_true, pos_label=pos_label)
         names, matrix = check_named_scores(scores, is_case.shape[0])
@@ -176,14 +189,27 @@ class MultiRocDisplay:
             The cohort to score.
         y : array-like of shape (n_patients,)
             Its outcome.
-        pos_label, confidence_level, direction, drop_intermediate, ax
-            As in :meth:`from_predictions`.
-        plot_chance_level, decimals, **kwargs
-            As in :meth:`from_predictions`.
+        pos_label : int, float, bool or str, optional
+            The case label, among the estimators' ``classes_``; by default the last class.
+        confidence_level : float, default=0.95
+            Level of the DeLong intervals.
+        direction : {"<", ">", "auto"}, default="<"
+            pROC's ``direction`` (see :meth:`from_predictions`).
+        drop_intermediate : bool, default=True
+            Drop the thresholds that do not change the curve's shape.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        plot_chance_level : bool, default=True
+            Draw the diagonal of a useless test.
+        decimals : int, default=3
+            Decimals of the AUC and its interval in the legend.
+        **kwargs : dict
+            Passed to every ``Axes.plot`` call of a curve (``linewidth``...).
 
         Returns
         -------
         display : MultiRocDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         scores = scores_of_estimators(estimators, X, pos_label=pos_label)
         return cls.from_predictions(y, scores, pos_label=pos_label,

@@ -39,7 +39,9 @@ class ScoreByResponseDisplay:
     points_ : list of matplotlib.collections.PathCollection
         The jittered points of non-responders and responders.
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -86,6 +88,7 @@ class ScoreByResponseDisplay:
         Returns
         -------
         display : ScoreByResponseDisplay
+            This display, with its artists, ``ax_`` and ``figure_`` set.
         """
         ax = get_axes(ax)
         scores = np.asarray(self.y_score, dtype=float)
@@ -126,12 +129,16 @@ class ScoreByResponseDisplay:
             The responders' label; may be omitted for 0/1 and boolean outcomes.
         labels : tuple of str, default=("NOR", "OR")
             Names of non-responders and responders.
-        ax, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``colors``, ``jitter``, ``random_state``, ``ylabel``),
+            the rest to ``Axes.scatter``.
 
         Returns
         -------
         display : ScoreByResponseDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         is_response = check_binary_outcome(y_true, pos_label=pos_label)
         scores = check_scores(y_score, is_response.shape[0])
@@ -153,12 +160,21 @@ class ScoreByResponseDisplay:
             The cohort to score.
         y : array-like of shape (n_patients,)
             Its true response.
-        pos_label, labels, ax, **kwargs
-            As in :meth:`from_predictions`.
+        pos_label : int, float, bool or str, optional
+            The responders' class, whose probability is the score; default the last of
+            ``classes_``.
+        labels : tuple of str, default=("NOR", "OR")
+            Names of non-responders and responders.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``colors``, ``jitter``, ``random_state``, ``ylabel``),
+            the rest to ``Axes.scatter``.
 
         Returns
         -------
         display : ScoreByResponseDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         scores = positive_scores(estimator, X, pos_label=pos_label)
         return cls.from_predictions(y, scores, pos_label=pos_label, labels=labels, ax=ax,

@@ -40,7 +40,9 @@ class ScoreWaterfallDisplay:
     cut_line_ : matplotlib.lines.Line2D
         The zero line (the cut).
     ax_ : matplotlib.axes.Axes
+        The axes drawn on.
     figure_ : matplotlib.figure.Figure
+        The figure of ``ax_``.
 
     See Also
     --------
@@ -77,6 +79,7 @@ class ScoreWaterfallDisplay:
         Returns
         -------
         display : ScoreWaterfallDisplay
+            This display, with its artists, ``ax_`` and ``figure_`` set.
         """
         ax = get_axes(ax)
         scores = np.asarray(self.y_score, dtype=float)
@@ -116,12 +119,15 @@ class ScoreWaterfallDisplay:
             The responders' label; may be omitted for 0/1 and boolean outcomes.
         labels : tuple of str, default=("NOR", "OR")
             Legend names of non-responders and responders.
-        ax, **kwargs
-            As in :meth:`plot`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``colors``), the rest to ``Axes.bar``.
 
         Returns
         -------
         display : ScoreWaterfallDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         is_response = check_binary_outcome(y_true, pos_label=pos_label)
         scores = check_scores(y_score, is_response.shape[0])
@@ -142,12 +148,23 @@ class ScoreWaterfallDisplay:
             The cohort to score.
         y : array-like of shape (n_patients,)
             Its true response.
-        cut, pos_label, labels, ax, **kwargs
-            As in :meth:`from_predictions`.
+        cut : {"mean", "median"} or float, default=0.5
+            Level the bars start from: 0.5, the paper's classification threshold, or the
+            scores' mean or median (the survival split).
+        pos_label : int, float, bool or str, optional
+            The responders' class, whose probability is the score; default the last of
+            ``classes_``.
+        labels : tuple of str, default=("NOR", "OR")
+            Legend names of non-responders and responders.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs : dict
+            Passed to :meth:`plot` (``colors``), the rest to ``Axes.bar``.
 
         Returns
         -------
         display : ScoreWaterfallDisplay
+            A new display, drawn, with its artists, ``ax_`` and ``figure_`` set.
         """
         scores = positive_scores(estimator, X, pos_label=pos_label)
         return cls.from_predictions(y, scores, cut=cut, pos_label=pos_label, labels=labels,

@@ -54,20 +54,42 @@ _LABELS = {"chi2": "Chi-squared", "fisher": "Fisher's exact",
 class ContingencyTestResult:
     """Result of :func:`contingency_test`, shaped like scipy's test results.
 
-    Attributes
+    Made by :func:`contingency_test`; each parameter is kept as an attribute of the same
+    name. It unpacks as ``statistic, pvalue``.
+
+    Parameters
     ----------
     statistic : float
         Chi-square for ``test="chi2"``; the (sample) odds ratio for a 2 x 2 Fisher test; the
         probability of the observed table for a larger one; NaN when not tested.
     pvalue : float
-        NaN when not tested.
-    test : str
-        ``"chi2"``, ``"fisher"`` (exact), ``"fisher_monte_carlo"`` or ``"not_tested"``.
+        The P value; NaN when not tested.
+    test : {"chi2", "fisher", "fisher_monte_carlo", "not_tested"}
+        The test run: chi-square, Fisher's exact test, its Monte Carlo version, or none.
     reason : str
         Why this test: the smallest expected count, or why the table cannot be tested
         (e.g. ``"only one level observed"``).
-    n_resamples : int
+    n_resamples : int, default=0
         Monte Carlo tables (``test="fisher_monte_carlo"`` only, 0 otherwise).
+
+    Attributes
+    ----------
+    label : str
+        The test's name as a table prints it, e.g. ``"Fisher's exact"``.
+
+    See Also
+    --------
+    contingency_test : Chooses and runs the test.
+
+    Examples
+    --------
+    >>> from tacelearn.stats import contingency_test
+    >>> result = contingency_test([[40, 25], [20, 35]])  # R: chisq.test(...): p = 0.01032
+    >>> statistic, pvalue = result
+    >>> round(statistic, 3), round(pvalue, 5), result.label
+    (6.579, 0.01032, 'Chi-squared')
+    >>> result.reason
+    'smallest expected count 27.5'
     """
 
     statistic: float

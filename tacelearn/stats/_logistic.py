@@ -33,7 +33,10 @@ _NEWTON_TOLERANCE = 1e-10
 class LogisticFit(NamedTuple):
     """Maximum-likelihood logistic recalibration: coefficients and their covariance.
 
-    Attributes
+    Made by :func:`fit_logistic_recalibration`, a named tuple; each parameter is kept as an
+    attribute of the same name.
+
+    Parameters
     ----------
     coef : numpy.ndarray of shape (1,) or (2,)
         ``[intercept]`` or ``[intercept, slope]``.
@@ -45,6 +48,16 @@ class LogisticFit(NamedTuple):
     When the maximum-likelihood estimate does not exist (cases and controls separated by the
     linear predictor) the slope is +/-inf and everything else NaN; NaN throughout when the fit
     fails otherwise (one class only, a constant linear predictor).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tacelearn.stats import clipped_logit, fit_logistic_recalibration
+    >>> p = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])
+    >>> y = np.array([0, 0, 1, 0, 1, 0, 1, 1], dtype=bool)
+    >>> coef, covariance = fit_logistic_recalibration(y, clipped_logit(p)[0], slope=True)
+    >>> coef.shape, covariance.shape
+    ((2,), (2, 2))
     """
 
     coef: np.ndarray
@@ -193,6 +206,7 @@ def clipped_logit(probabilities, epsilon=DEFAULT_LOGIT_EPSILON):
     Returns
     -------
     logits : numpy.ndarray of float
+        The logits of the clipped probabilities, in the shape of ``probabilities``.
     n_clipped : int
         Values the clip moved.
 

@@ -25,7 +25,11 @@ EXACT_MAX_SIZE = 50
 class MannWhitneyResult:
     """Result of :func:`mann_whitney_u`, shaped like scipy's test results.
 
-    Attributes
+    Made by :func:`mann_whitney_u`; each parameter is kept as an attribute of the same name.
+    It unpacks as ``statistic, pvalue``; each is an array, one value per column, when the
+    samples are 2-D.
+
+    Parameters
     ----------
     statistic : float or numpy.ndarray
         U of the first sample (R's ``W``); NaN where not tested.
@@ -34,6 +38,22 @@ class MannWhitneyResult:
     method : str or numpy.ndarray of str
         ``"exact"``, ``"asymptotic"`` (normal approximation with continuity correction) or
         ``"not tested: ..."`` with the reason (all values equal, an empty group).
+
+    See Also
+    --------
+    mann_whitney_u : Runs the test.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tacelearn.stats import mann_whitney_u
+    >>> x = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    >>> y = np.array([[4.0, 5.0], [6.0, 5.0], [7.0, 5.0]])
+    >>> statistic, pvalue = mann_whitney_u(x, y)  # R: wilcox.test(x[, 1], y[, 1]): W = 0
+    >>> statistic.tolist(), pvalue.round(3).tolist()
+    ([0.0, nan], [0.1, nan])
+    >>> mann_whitney_u(x, y).method.tolist()
+    ['exact', 'not tested: all values are equal']
     """
 
     statistic: float | np.ndarray

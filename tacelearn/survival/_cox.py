@@ -37,13 +37,34 @@ _INFINITE_RELATIVE_STEP = np.sqrt(1e-9)
 class LikelihoodTest:
     """A chi-square test of the Cox model, shaped like scipy's test results.
 
-    Attributes
+    Made by :func:`cox_regression` (its ``likelihood_ratio``, ``wald`` and ``score`` tests);
+    each parameter is kept as an attribute of the same name. It unpacks as
+    ``statistic, pvalue``.
+
+    Parameters
     ----------
     statistic : float
         Chi-square statistic; NaN when the test is undefined (a Wald test under an infinite
         estimate).
     pvalue : float
+        Its P value under the chi-square distribution with ``degrees_of_freedom``.
     degrees_of_freedom : int
+        Number of covariates tested.
+
+    See Also
+    --------
+    CoxResult : The fit that holds the three tests.
+
+    Examples
+    --------
+    >>> from tacelearn.survival import cox_regression
+    >>> time = [5, 8, 3, 12, 7, 2, 9, 11, 4, 6]
+    >>> event = [1, 0, 1, 1, 0, 1, 1, 0, 1, 1]
+    >>> score = [0.7, 0.2, 0.9, 0.1, 0.4, 0.8, 0.3, 0.2, 0.6, 0.5]
+    >>> result = cox_regression(time, event, score)
+    >>> statistic, pvalue = result.likelihood_ratio  # R: summary(coxph(...))$logtest
+    >>> round(statistic, 3), round(pvalue, 5), result.likelihood_ratio.degrees_of_freedom
+    (14.709, 0.00013, 1)
     """
 
     statistic: float
@@ -59,7 +80,9 @@ class LikelihoodTest:
 class CoxResult:
     """Result of :func:`cox_regression`: R's ``summary(coxph(...))`` as Python objects.
 
-    Attributes
+    Made by :func:`cox_regression`; each parameter is kept as an attribute of the same name.
+
+    Parameters
     ----------
     table : pandas.DataFrame
         One row per covariate (see :func:`cox_hazard_ratio`).
@@ -70,12 +93,31 @@ class CoxResult:
         Log partial likelihood without covariates and at the estimate (R's ``fit$loglik``).
     monotone : bool
         Whether some estimate is infinite (monotone likelihood).
-    ties : str
-        ``"efron"`` or ``"breslow"``.
+    ties : {"efron", "breslow"}
+        How tied event times were handled.
     n_patients, n_events : int
+        Patients in the fit and events among them.
     iterations : int
         Newton-Raphson iterations of the full model.
     confidence_level : float
+        Level of the hazard ratios' confidence intervals in ``table``.
+
+    See Also
+    --------
+    cox_regression : Fits the model.
+    LikelihoodTest : The global tests.
+
+    Examples
+    --------
+    >>> from tacelearn.survival import cox_regression
+    >>> time = [5, 8, 3, 12, 7, 2, 9, 11, 4, 6]
+    >>> event = [1, 0, 1, 1, 0, 1, 1, 0, 1, 1]
+    >>> score = [0.7, 0.2, 0.9, 0.1, 0.4, 0.8, 0.3, 0.2, 0.6, 0.5]
+    >>> result = cox_regression(time, event, score)
+    >>> result.n_patients, result.n_events, result.ties, bool(result.monotone)
+    (10, 7, 'efron', False)
+    >>> round(float(result.table.loc["covariate", "coef"]), 3)  # R: coef(coxph(...))
+    12.735
     """
 
     table: pd.DataFrame

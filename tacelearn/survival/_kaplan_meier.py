@@ -28,7 +28,9 @@ _QUANTILE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 class KaplanMeierResult:
     """Result of :func:`kaplan_meier`.
 
-    Attributes
+    Made by :func:`kaplan_meier`; each parameter is kept as an attribute of the same name.
+
+    Parameters
     ----------
     survival : pandas.DataFrame
         Long table, one row per group and time of the step function (0 and every distinct event
@@ -41,8 +43,29 @@ class KaplanMeierResult:
         median_ci_upper``. NaN where R prints NA (a median or bound never reached).
     confidence_level : float
         Level of the pointwise and median confidence intervals.
-    conf_type : str
-        Type of the pointwise interval: ``"log"``, ``"log-log"`` or ``"plain"``.
+    conf_type : {"log", "log-log", "plain"}
+        Type of the pointwise interval.
+
+    See Also
+    --------
+    kaplan_meier : Computes it.
+    tacelearn.plotting.KaplanMeierDisplay : Draws it.
+
+    Examples
+    --------
+    >>> from tacelearn.survival import kaplan_meier
+    >>> result = kaplan_meier([2, 4, 4, 7, 9], [1, 1, 0, 1, 0])
+    >>> result.survival[["time", "survival", "at_risk"]]  # R: summary(survfit(...))
+       time  survival  at_risk
+    0   0.0       1.0        5
+    1   2.0       0.8        5
+    2   4.0       0.6        4
+    3   7.0       0.3        2
+    4   9.0       0.3        1
+    >>> result.summary  # R: survfit(Surv(time, event) ~ 1)
+           n  events  median  median_ci_lower  median_ci_upper
+    group
+    all    5       3     7.0              4.0              NaN
     """
 
     survival: pd.DataFrame

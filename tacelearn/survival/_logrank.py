@@ -16,7 +16,10 @@ __all__ = ["LogrankResult", "logrank_test"]
 class LogrankResult:
     """Result of :func:`logrank_test`, shaped like scipy's test results.
 
-    Attributes
+    Made by :func:`logrank_test`; each parameter is kept as an attribute of the same name.
+    It unpacks as ``statistic, pvalue``.
+
+    Parameters
     ----------
     statistic : float
         The log-rank chi-square statistic.
@@ -26,6 +29,20 @@ class LogrankResult:
         Number of groups minus one.
     groups : tuple
         The groups compared, in display order.
+
+    See Also
+    --------
+    logrank_test : Computes it.
+
+    Examples
+    --------
+    >>> from tacelearn.survival import logrank_test
+    >>> time = [6, 7, 10, 15, 19, 25, 1, 3, 4, 5, 8, 9]
+    >>> event = [1, 0, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1]
+    >>> result = logrank_test(time, event, ["high"] * 6 + ["low"] * 6)
+    >>> statistic, pvalue = result
+    >>> result.groups, round(pvalue, 4)
+    (('high', 'low'), 0.0123)
     """
 
     statistic: float

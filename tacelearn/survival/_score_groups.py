@@ -15,15 +15,32 @@ __all__ = ["ScoreSplit", "split_by_score"]
 
 
 class ScoreSplit(NamedTuple):
-    """Result of :func:`split_by_score`.
+    """Result of :func:`split_by_score`, a named tuple.
 
-    Attributes
+    Made by :func:`split_by_score`; each parameter is kept as an attribute of the same name.
+
+    Parameters
     ----------
     groups : numpy.ndarray of str or pandas.Series
         ``"high"`` or ``"low"`` per patient (a Series with the scores' index when the scores are
         a Series).
     cut : float
-        The cut that was applied.
+        The cut that was applied: scores at or above it are ``"high"``.
+
+    See Also
+    --------
+    split_by_score : Computes it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tacelearn.survival import split_by_score
+    >>> scores = pd.Series([0.2, 0.4, 0.6, 0.8], index=["P1", "P2", "P3", "P4"])
+    >>> split = split_by_score(scores, cut="median")
+    >>> split.cut
+    0.5
+    >>> split.groups.to_dict()
+    {'P1': 'low', 'P2': 'low', 'P3': 'high', 'P4': 'high'}
     """
 
     groups: np.ndarray | pd.Series

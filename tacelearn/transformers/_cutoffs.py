@@ -17,6 +17,21 @@ _SUFFIX = "_abnormal"
 def source_column(feature_name):
     """The cohort column behind a feature name: ``"alt_abnormal"`` -> ``"alt"``.
 
+    Parameters
+    ----------
+    feature_name : str
+        An output name of :class:`ClinicalCutoffEncoder` (or any other column name).
+
+    Returns
+    -------
+    column : str
+        The laboratory column a ``<column>_abnormal`` flag was made from; any other name
+        unchanged.
+
+    See Also
+    --------
+    ClinicalCutoffEncoder : Makes the ``_abnormal`` features.
+
     Examples
     --------
     >>> from tacelearn.transformers import source_column
@@ -80,11 +95,13 @@ class ClinicalCutoffEncoder(TransformerMixin, BaseEstimator):
         ----------
         X : {DataFrame, array-like} of shape (n_samples, n_features)
             Clinical columns; only named DataFrame columns can match a cut-off.
-        y : ignored
+        y : None
+            Ignored.
 
         Returns
         -------
         self : ClinicalCutoffEncoder
+            The fitted encoder.
         """
         validate_data(self, X, dtype=None, ensure_all_finite="allow-nan",
                       skip_check_array=isinstance(X, pd.DataFrame))
@@ -131,6 +148,7 @@ class ClinicalCutoffEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str
+            One name per input column, in order.
         """
         check_is_fitted(self)
         if input_features is None:

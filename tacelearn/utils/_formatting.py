@@ -20,6 +20,23 @@ def _missing(value):
 def format_number(value, digits=3):
     """``value`` with ``digits`` decimals, ``"NA"`` when missing, ``"inf"`` when infinite.
 
+    Parameters
+    ----------
+    value : float or None
+        The number to print; ``None`` and NaN are missing.
+    digits : int, default=3
+        Decimal places.
+
+    Returns
+    -------
+    text : str
+        The rounded number, ``"NA"``, ``"inf"`` or ``"-inf"``.
+
+    See Also
+    --------
+    format_pvalue : A P value as clinical papers print it.
+    format_estimate_ci : An estimate followed by its confidence interval.
+
     Examples
     --------
     >>> from tacelearn.utils import format_number
@@ -40,11 +57,21 @@ def format_pvalue(pvalue, digits=3, *, prefix=True):
     Parameters
     ----------
     pvalue : float
+        The P value; a missing or infinite one prints as ``NA``.
     digits : int, default=3
         Decimals; values below ``10**-digits`` print as ``< 0.001`` (for 3).
     prefix : bool, default=True
         Start with ``"P = "`` / ``"P < "``; without it a table cell reads ``"0.012"`` or
         ``"<0.001"``.
+
+    Returns
+    -------
+    text : str
+        The formatted P value.
+
+    See Also
+    --------
+    format_number : A number rounded to a given number of decimals.
 
     Examples
     --------
@@ -66,7 +93,12 @@ def format_estimate_ci(estimate, low, high, *, digits=3, separator=None):
 
     Parameters
     ----------
-    estimate, low, high : float
+    estimate : float
+        The point estimate (an AUC, a hazard ratio, ...).
+    low : float
+        Lower bound of the confidence interval; NaN when unknown.
+    high : float
+        Upper bound of the confidence interval; NaN when unknown.
     digits : int, default=3
         Decimal places.
     separator : str, optional

@@ -50,6 +50,19 @@ def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
 
     The file gets the permissions the umask allows, as a plain ``open(path, "wb")`` would.
+    Missing parent folders are created.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write; an existing file is replaced.
+    data : bytes
+        The new content.
+
+    See Also
+    --------
+    atomic_write_text : The same for text.
+    atomic_directory : Build a whole folder and move it into place.
 
     Examples
     --------
@@ -76,7 +89,31 @@ def atomic_write_bytes(path, data):
 
 
 def atomic_write_text(path, text, encoding="utf-8"):
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write; an existing file is replaced.
+    text : str
+        The new content.
+    encoding : str, default="utf-8"
+        How ``text`` is encoded.
+
+    See Also
+    --------
+    atomic_write_bytes : The same for bytes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from tacelearn.utils import atomic_write_text
+    >>> path = Path(tempfile.mkdtemp()) / "summary.json"
+    >>> atomic_write_text(path, '{"auc": 0.822}')
+    >>> path.read_text()
+    '{"auc": 0.822}'
+    """
     atomic_write_bytes(path, text.encode(encoding))
 
 
@@ -165,9 +202,8 @@ def remove_stale_partials(path):
 def atomic_directory(path, *, overwrite=False, replaceable=None, protect=()):
     """Build a folder under a temporary name and move it to ``path`` only on success.
 
-    Yields the temporary folder. On an exception (``KeyboardInterrupt`` and the
-    ``SystemExit`` of a SIGTERM handler included) the temporary folder is removed and
-    ``path`` is left as it was.
+    On an exception (``KeyboardInterrupt`` and the ``SystemExit`` of a SIGTERM handler
+    included) the temporary folder is removed and ``path`` is left as it was.
 
     Parameters
     ----------
@@ -182,6 +218,11 @@ def atomic_directory(path, *, overwrite=False, replaceable=None, protect=()):
         the marker file of what is being written). ``None``: only empty folders are.
     protect : iterable of path-like, default=()
         Paths that must survive: a ``path`` that holds any of them is never replaced.
+
+    Yields
+    ------
+    staging : pathlib.Path
+        The temporary folder, next to ``path``, to write the content into.
 
     Raises
     ------

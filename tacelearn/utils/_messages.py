@@ -26,6 +26,22 @@ def describe_entries(values, mask):
 
     For the entries of ``values`` where ``mask`` holds.
 
+    Parameters
+    ----------
+    values : array-like, pandas.Series or pandas.DataFrame
+        The checked input; a pandas input is described by its index labels.
+    mask : array-like of bool
+        Which entries are at fault, aligned with ``values``.
+
+    Returns
+    -------
+    text : str
+        The first :data:`MAX_LISTED` offenders, then a count of the rest.
+
+    See Also
+    --------
+    describe_rows : The same for the rows of a cohort, named by patient.
+
     Examples
     --------
     >>> import pandas as pd
@@ -45,7 +61,23 @@ def describe_entries(values, mask):
 def describe_rows(df, mask, values=None):
     """'row(s) [3, 7] (patient(s) P003, P007)' for the rows of ``df`` where ``mask`` holds.
 
-    With ``values`` (a Series aligned with ``df``), their values on those rows follow.
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The checked table; its ``patient_id`` column, when present, names the patients.
+    mask : array-like of bool
+        Which rows are at fault, aligned with ``df``.
+    values : pandas.Series, optional
+        Values aligned with ``df`` shown for the rows at fault (the offending entries).
+
+    Returns
+    -------
+    text : str
+        The first :data:`MAX_LISTED` rows, then a count of the rest.
+
+    See Also
+    --------
+    describe_entries : The same for any array or pandas input, by position or label.
 
     Examples
     --------
@@ -71,6 +103,16 @@ def describe_rows(df, mask, values=None):
 def describe_names(names):
     """Up to :data:`MAX_LISTED` names, comma-separated, with the count of the rest.
 
+    Parameters
+    ----------
+    names : iterable
+        The offending names (columns, genes, files); each is printed with ``str``.
+
+    Returns
+    -------
+    text : str
+        The names listed, for a message.
+
     Examples
     --------
     >>> from tacelearn.utils import describe_names
@@ -83,6 +125,17 @@ def describe_names(names):
 
 def list_problems(problems):
     """Problems one per indented line, the first :data:`MAX_LISTED` of them, then a count.
+
+    Parameters
+    ----------
+    problems : list of str
+        One sentence per problem found, each naming its offender.
+
+    Returns
+    -------
+    text : str
+        The problems joined by a newline and two spaces of indentation; the caller writes
+        the first indentation.
 
     Examples
     --------

@@ -22,6 +22,16 @@ SPACING_RANGE_MM = (0.05, 50.0)
 def is_nifti_path(path):
     """Whether ``path`` names a NIfTI file (by its suffix).
 
+    Parameters
+    ----------
+    path : object
+        A manifest entry; anything but a str or path-like is not a NIfTI path.
+
+    Returns
+    -------
+    is_nifti : bool
+        Whether the name ends in one of :data:`NIFTI_SUFFIXES` (case-insensitive).
+
     Examples
     --------
     >>> from tacelearn.utils import is_nifti_path
@@ -37,6 +47,19 @@ def split_selector(path):
     A DICOM folder holding several series is named ``folder#<SeriesInstanceUID>``, a segment
     of a DICOM-SEG ``seg.dcm#<label>``. A path that exists as written (a file whose name
     holds a ``#``) is never split.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A manifest entry, optionally ending in ``#<selector>``.
+
+    Returns
+    -------
+    base : str
+        The path without its selector (the whole path when it was not split).
+    selector : str or None
+        The text after the last ``#``, stripped; ``None`` when there is none, or when the
+        path before it does not exist.
 
     Examples
     --------

@@ -43,11 +43,54 @@ STALE_STAGING_SECONDS = 6 * 3600
 
 
 class CacheWarning(UserWarning):
-    """A cache entry was unusable (corrupt, truncated, not finite...) and will be recomputed."""
+    """A cache entry was unusable (corrupt, truncated, not finite...) and will be recomputed.
+
+    The entry is deleted and the caller computes its content again, so the warning costs
+    time, never a wrong answer; filter it with :func:`warnings.simplefilter` to silence it.
+
+    See Also
+    --------
+    ContentStore.load : Where entries are checked, and discarded with this warning.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import warnings
+    >>> import numpy as np
+    >>> from tacelearn.utils import CacheWarning, ContentStore, content_key
+    >>> store = ContentStore(tempfile.mkdtemp())
+    >>> key = content_key("example")
+    >>> store.save("demo", key, arrays={"x": np.ones(2)})
+    >>> arrays_file = store.entry_folder("demo", key) / "arrays.safetensors"
+    >>> _ = arrays_file.write_bytes(b"truncated")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     entry = store.load("demo", key)
+    >>> entry is None, caught[0].category is CacheWarning
+    (True, True)
+    """
 
 
 class StoreEntry(NamedTuple):
-    """What a store holds under one key: named arrays and JSON-ready metadata."""
+    """What a store holds under one key: named arrays and JSON-ready metadata.
+
+    Returned by :meth:`ContentStore.load`; a named tuple, so ``arrays, meta = entry`` works.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        The numeric arrays stored (read-only when shared through the store's memory).
+    meta : dict
+        The JSON metadata stored with them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tacelearn.utils import StoreEntry
+    >>> entry = StoreEntry(arrays={"x": np.zeros(2)}, meta={"spacing_mm": 1.0})
+    >>> entry.meta["spacing_mm"]
+    1.0
+    """
 
     arrays: dict
     meta: dict
@@ -266,7 +309,26 @@ class ContentStore:
         return f"ContentStore({str(self.location)!r}{extra})"
 
     def entry_folder(self, namespace, key):
-        """The folder of an entry (whether or not it exists)."""
+        """The folder of an entry (whether or not it exists).
+
+        Parameters
+        ----------
+        namespace : str
+            What kind of entry (``"patches"``, ``"cnn-weights"``...).
+        key : str
+            A :func:`content_key`.
+
+        Returns
+        -------
+        folder : pathlib.Path
+            ``location/<namespace>/<key[:2]>/<key>``.
+
+        Raises
+        ------
+        ValueError
+            If ``namespace`` or ``key`` is not a valid name (so that no path can escape
+            the store).
+        """
         _check_name("namespace", namespace, _NAMESPACE_PATTERN)
         _check_name("key", key, _KEY_PATTERN)
         return self.location / namespace / key[:2] / key
@@ -278,7 +340,20 @@ class ContentStore:
 
     # ------------------------------------------------------------------------- reading
     def contains(self, namespace, key):
-        """Whether an entry is in memory or on disk (not checked: :meth:`load` checks)."""
+        """Whether an entry is in memory or on disk (not checked: :meth:`load` checks).
+
+        Parameters
+        ----------
+        namespace : str
+            What kind of entry (``"patches"``, ``"cnn-weights"``...).
+        key : str
+            A :func:`content_key`.
+
+        Returns
+        -------
+        present : bool
+            Whether an entry is stored under ``key``.
+        """
         if self._memory is not None and self._memory.get((namespace, key)) is not None:
             return True
         return (self.entry_folder(namespace, key) / _ENTRY_FILE).is_file()
@@ -300,6 +375,8 @@ class ContentStore:
         Returns
         -------
         entry : StoreEntry or None
+            The arrays and metadata stored; None when there is no entry or it was
+            discarded (with a :class:`CacheWarning`).
         """
         memory_key = (namespace, key)
         if self._memory is not None:
@@ -419,6 +496,18 @@ class ContentStore:
         do it once: the second waits, then finds the entry stored. Where the file system
         has no locks (some network file systems), both compute and store the same entry;
         the result is the same.
+
+        Parameters
+        ----------
+        namespace : str
+            What kind of entry (``"patches"``, ``"cnn-weights"``...).
+        key : str
+            A :func:`content_key`.
+
+        Yields
+        ------
+        None
+            Control returns to the ``with`` block while the lock is held.
         """
         folder = self.entry_folder(namespace, key)
         locks = self.location / namespace / ".locks"
@@ -452,6 +541,13 @@ def as_store(memory):
     Returns
     -------
     store : ContentStore or None
+        The store of that folder, ``memory`` itself when it is a store, or None when no
+        caching is asked for.
+
+    Raises
+    ------
+    TypeError
+        If ``memory`` is none of the above.
 
     Examples
     --------

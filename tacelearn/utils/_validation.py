@@ -33,6 +33,13 @@ def one_dimensional(values, name, *, allow_column=False, allow_empty=True):
     Returns
     -------
     array : numpy.ndarray of shape (n,)
+        The values, without copying when they already form a 1-D array.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not one-dimensional (nor a single column, when allowed), or is
+        empty when ``allow_empty=False``.
 
     Examples
     --------
@@ -66,6 +73,25 @@ def check_binary_outcome(y_true, *, pos_label=None, name="y_true"):
     Returns
     -------
     is_case : ndarray of bool of shape (n_samples,)
+        True where ``y_true`` holds the case label.
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` has missing entries, not exactly two labels, or labels that need a
+        ``pos_label`` to tell which one is the case.
+
+    See Also
+    --------
+    check_scores : The matching check of the scores.
+
+    Examples
+    --------
+    >>> from tacelearn.utils import check_binary_outcome
+    >>> check_binary_outcome([1, 0, 1])
+    array([ True, False,  True])
+    >>> check_binary_outcome(["OR", "NOR", "OR"], pos_label="OR")
+    array([ True, False,  True])
     """
     labels_in = one_dimensional(y_true, name, allow_column=True)
     missing = np.asarray(pd.isna(labels_in), dtype=bool)
@@ -112,6 +138,7 @@ def check_scores(y_score, n_samples, *, name="y_score", probability=False):
     Parameters
     ----------
     y_score : array-like of shape (n_samples,)
+        One score per patient; a single column is accepted and flattened.
     n_samples : int
         The number of outcomes the scores must match.
     name : str, default="y_score"
@@ -122,6 +149,26 @@ def check_scores(y_score, n_samples, *, name="y_score", probability=False):
     Returns
     -------
     scores : ndarray of float64 of shape (n_samples,)
+        The scores as floats.
+
+    Raises
+    ------
+    TypeError
+        If the scores are not numbers.
+    ValueError
+        If their number differs from ``n_samples``, or some are missing, infinite, or
+        outside [0, 1] when ``probability=True``.
+
+    See Also
+    --------
+    check_named_scores : The same for the scores of several models.
+    check_binary_outcome : The matching check of the outcome.
+
+    Examples
+    --------
+    >>> from tacelearn.utils import check_scores
+    >>> check_scores([0.2, 0.7, 0.9], 3, probability=True)
+    array([0.2, 0.7, 0.9])
     """
     raw = one_dimensional(y_score, name, allow_column=True)
     if not (np.issubdtype(raw.dtype, np.number) or raw.dtype in (bool, object)):
@@ -166,13 +213,38 @@ def check_named_scores(scores, n_samples, *, single_name="model", probability=Fa
         of shape (n_samples, n_models) (models named ``model_0``, ``model_1``, ...) or a single
         1-D array (one model named ``single_name``).
     n_samples : int
+        The number of outcomes each model's scores must match.
     single_name : str, default="model"
+        The name of the model when ``scores`` is a single 1-D array.
     probability : bool, default=False
+        Refuse values outside [0, 1].
 
     Returns
     -------
     names : list of str
+        The model names, in the order of ``scores``.
     matrix : ndarray of float64 of shape (n_models, n_samples)
+        One row of checked scores per model (see :func:`check_scores`).
+
+    Raises
+    ------
+    ValueError
+        If ``scores`` holds no model, repeats a name, or any model's scores fail
+        :func:`check_scores` (the message names the model).
+
+    See Also
+    --------
+    check_scores : The check applied to each model's scores.
+
+    Examples
+    --------
+    >>> from tacelearn.utils import check_named_scores
+    >>> names, matrix = check_named_scores({"DLTR": [0.2, 0.8], "clinical": [0.4, 0.6]}, 2)
+    >>> names
+    ['DLTR', 'clinical']
+    >>> matrix
+    array([[0.2, 0.8],
+           [0.4, 0.6]])
     """
     if isinstance(scores, Mapping):
         items = list(scores.items())

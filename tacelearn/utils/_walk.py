@@ -19,6 +19,7 @@ def reachable_objects(model):
     Parameters
     ----------
     model : object
+        A fitted or unfitted estimator, or any object to walk.
 
     Returns
     -------

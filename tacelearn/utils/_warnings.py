@@ -17,6 +17,26 @@ __all__ = ["call_capturing_warnings", "reraise_warnings"]
 def call_capturing_warnings(function, *args, **kwargs):
     """``(function(*args, **kwargs), [(category, message), ...])``, warnings not printed.
 
+    Parameters
+    ----------
+    function : callable
+        The work to run (in a worker process).
+    *args
+        Positional arguments of ``function``.
+    **kwargs
+        Keyword arguments of ``function``.
+
+    Returns
+    -------
+    result : object
+        What ``function`` returned.
+    warnings : list of tuple
+        ``(category, message)`` of each warning raised during the call, in order.
+
+    See Also
+    --------
+    reraise_warnings : Raise the captured warnings in the calling process.
+
     Examples
     --------
     >>> import warnings
@@ -34,6 +54,30 @@ def call_capturing_warnings(function, *args, **kwargs):
 
 
 def reraise_warnings(captured, *, stacklevel=2):
-    """Raise again, in this process, each distinct ``(category, message)`` once."""
+    """Raise again, in this process, each distinct ``(category, message)`` once.
+
+    Parameters
+    ----------
+    captured : iterable of tuple
+        ``(category, message)`` pairs, as returned by :func:`call_capturing_warnings`.
+    stacklevel : int, default=2
+        As in :func:`warnings.warn`, counted from the function that calls this one: the
+        default 2 points at that function's caller.
+
+    See Also
+    --------
+    call_capturing_warnings : Run a function and collect the warnings it raises.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from tacelearn.utils import reraise_warnings
+    >>> captured = [(RuntimeWarning, "careful"), (RuntimeWarning, "careful")]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     reraise_warnings(captured)
+    >>> [str(w.message) for w in caught]
+    ['careful']
+    """
     for category, message in dict.fromkeys(captured):
         warnings.warn(message, category, stacklevel=stacklevel + 1)

@@ -44,7 +44,10 @@ class _Resample(NamedTuple):
 class BootstrapValidationResult:
     """Result of :func:`bootstrap_validate`.
 
-    Attributes
+    Made by :func:`bootstrap_validate`; each parameter is kept as an attribute of the same
+    name.
+
+    Parameters
     ----------
     table : pandas.DataFrame
         One row per metric (index ``metric``), the columns of ``rms::validate``: ``apparent``
@@ -69,6 +72,26 @@ class BootstrapValidationResult:
         Resamples skipped: one class only, or a refit that raised ValueError.
     failures : tuple of (int, str)
         Resample number and reason of each skipped resample.
+
+    See Also
+    --------
+    bootstrap_validate : Computes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from tacelearn.validation import bootstrap_validate
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 2))
+    >>> y = rng.random(60) < 1 / (1 + np.exp(-X[:, 0]))
+    >>> result = bootstrap_validate(LogisticRegression(), X, y, n_bootstraps=5, random_state=0)
+    >>> result.n_bootstraps, result.n_successful, result.failures
+    (5, 5, ())
+    >>> list(result.table.columns)
+    ['apparent', 'training', 'test', 'optimism', 'corrected', 'n']
+    >>> list(result.estimates_632plus.index)
+    ['auc', 'brier']
     """
 
     table: pd.DataFrame

@@ -262,7 +262,10 @@ def pool_performance(table, *, method="REML", confidence_level=0.95):
 class LeaveOneCenterOutResult:
     """Result of :func:`leave_one_center_out`.
 
-    Attributes
+    Made by :func:`leave_one_center_out`; each parameter is kept as an attribute of the same
+    name.
+
+    Parameters
     ----------
     table : pandas.DataFrame
         One row per held-out centre: ``center``, ``n_train`` and the columns of
@@ -274,6 +277,33 @@ class LeaveOneCenterOutResult:
     predictions : numpy.ndarray of shape (n_samples,)
         Each patient's held-out probability (from the model that did not see the centre), in
         the order of the cohort's rows.
+
+    See Also
+    --------
+    leave_one_center_out : Computes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.compose import make_column_transformer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from tacelearn.validation import leave_one_center_out
+    >>> rng = np.random.default_rng(0)
+    >>> cohort = pd.DataFrame({"center": np.repeat(["A", "B", "C"], 40),
+    ...                        "afp": rng.standard_normal(120)})
+    >>> y = rng.random(120) < 1 / (1 + np.exp(-cohort["afp"]))
+    >>> model = make_pipeline(make_column_transformer(("passthrough", ["afp"])),
+    ...                       LogisticRegression())
+    >>> result = leave_one_center_out(model, cohort, y)
+    >>> result.table[["center", "n_train", "n"]]
+      center  n_train   n
+    0      A       80  40
+    1      B       80  40
+    2      C       80  40
+    >>> result.predictions.shape, list(result.pooled.index)
+    ((120,), ['auc', 'calibration_slope', 'calibration_intercept'])
     """
 
     table: pd.DataFrame

@@ -24,7 +24,10 @@ _REML_TOLERANCE = 1e-12
 class RandomEffectsResult:
     """Result of :func:`pool_random_effects`, shaped like scipy's test results.
 
-    Attributes
+    Made by :func:`pool_random_effects`; each parameter is kept as an attribute of the same
+    name.
+
+    Parameters
     ----------
     estimate : float
         The pooled (random-effects) estimate, back-transformed when a ``transform`` was used.
@@ -35,7 +38,8 @@ class RandomEffectsResult:
         sqrt(tau2 + se^2) (Higgins, Thompson & Spiegelhalter 2009); NaN for fewer than 3
         estimates.
     statistic : float
-        z of the pooled estimate against 0 on the pooling scale (logit 0 is an AUC of 0.5).
+        The z statistic of the pooled estimate against 0 on the pooling scale (logit 0 is an
+        AUC of 0.5).
     pvalue : float
         Two-sided p-value of ``statistic``.
     standard_error : float
@@ -52,11 +56,28 @@ class RandomEffectsResult:
         P-value of the chi-square test of homogeneity (k - 1 degrees of freedom).
     k : int
         Estimates pooled.
-    method : str
-        ``"DL"`` or ``"REML"``.
+    method : {"DL", "REML"}
+        Estimator of tau2: DerSimonian-Laird or restricted maximum likelihood.
     transform : str or None
         ``"logit"`` when proportions were pooled on the logit scale.
     confidence_level : float
+        Level of the confidence and prediction intervals.
+
+    See Also
+    --------
+    pool_random_effects : Computes it.
+
+    Examples
+    --------
+    >>> from tacelearn.validation import pool_random_effects
+    >>> aucs = [0.78, 0.81, 0.72, 0.70]
+    >>> variances = [0.001, 0.002, 0.0015, 0.002]
+    >>> result = pool_random_effects(aucs, variances, transform="logit")
+    >>> low, high = result.confidence_interval  # R: predict(rma(...), transf = plogis)
+    >>> print(f"AUC {result.estimate:.4f} ({low:.4f}-{high:.4f}), k = {result.k}")
+    AUC 0.7496 (0.7009-0.7926), k = 4
+    >>> result.method, round(result.i2, 4)
+    ('REML', 0.2704)
     """
 
     estimate: float
@@ -158,6 +179,8 @@ def pool_random_effects(estimates, variances, *, method="REML", confidence_level
     Returns
     -------
     result : RandomEffectsResult
+        The pooled estimate with its intervals, test, heterogeneity statistics (``tau2``,
+        ``i2``, ``q``) and the settings used.
 
     Raises
     ------

@@ -280,6 +280,7 @@ class LogisticRecalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            One of ``classes_`` per patient.
         """
         check_is_fitted(self)
         return self.classes_[(self.decision_function(X) > 0.0).astype(int)]
