@@ -1,19 +1,18 @@
 """Abdominal MRI phantoms: arterial-phase T1C, T2 and a tumour mask for one synthetic patient.
 
 Anatomy is laid out in millimetres in RAS+ scanner space (x to the patient's right, y anterior,
-z superior) and sampled on a voxel grid, so volumes of any shape show the same patient. What a
-CNN can learn sits in the tumours, driven by the latent tumour biology ``B``:
+z superior) and sampled on a voxel grid, so volumes of any shape show the same patient. The
+liver holds every lesion of the patient (:mod:`tacelearn.datasets._synthetic_layout` places
+them and draws the reader's mask); each lesion shows its own biology in its spatial structure
+(:mod:`tacelearn.datasets._synthetic_tumour`). The clinical columns are visible too: tumour
+number and largest diameter, a lobulated or smooth margin, a nodular liver in cirrhosis and
+perihepatic fluid in ascites.
 
-* arterial enhancement of viable tumour rises with ``B`` (hypervascular tumours take up the
-  embolic agent and respond);
-* the necrotic core (dark on T1C, bright on T2) and the heterogeneity of viable tumour shrink
-  with ``B``;
-* viable tumour is less T2-bright when ``B`` is high.
-
-The clinical columns are visible too: tumour number and largest diameter, a lobulated or smooth
-margin, a nodular liver in cirrhosis and perihepatic fluid in ascites. Scanner effects come from
-:class:`ScannerProfile`: field of view (hence voxel spacing), stored orientation, intensity scale
-and offset, noise and a smooth multiplicative bias field.
+Nuisances: the arterial phase is timed differently by patient and centre, which scales the
+enhancement of the aorta, the spleen and the tumours by ``E = exp(arterial_timing_mean[c] +
+ARTERIAL_TIMING_SD * N(0, 1))``; scanner effects come from :class:`ScannerProfile`: field of
+view (hence voxel spacing), stored orientation, intensity scale and offset, Rician noise and a
+smooth multiplicative bias field.
 """
 
 from __future__ import annotations
@@ -21,25 +20,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
+
+from ._synthetic_centers import center_profile
+from ._synthetic_fields import smooth_noise, soft_inside
+from ._synthetic_layout import Grid, draw_reader, label_in_mask_order, place_lesions
+from ._synthetic_tumour import LIVER_SIGNAL, draw_look, paint_lesion
 
 #: Physical extent of every volume along z (mm): the liver from dome to tip.
 Z_COVERAGE_MM = 160.0
-#: At most this many tumours are drawn; further nodules of a multinodular liver are not shown.
-MAX_RENDERED_TUMOURS = 4
-#: Largest tumour radius drawn (mm): bigger tumours would not fit in the phantom liver.
+#: Largest tumour radius drawn (mm): bigger tumours would not fit in the phantom liver; the
+#: patient's satellites are drawn to the same scale.
 MAX_RENDERED_RADIUS_MM = 48.0
+#: Standard deviation of the patient's log arterial enhancement factor around the centre's.
+ARTERIAL_TIMING_SD = 0.15
 
 # Relative signal of each tissue: (arterial-phase T1C, T2).
 _BACKGROUND = (0.02, 0.02)
 _BODY = (0.42, 0.30)
 _FAT = (0.30, 0.75)
-_LIVER = (0.55, 0.35)
 _SPLEEN = (0.80, 0.70)
 _AORTA = (1.80, 0.10)
 _SPINE = (0.50, 0.45)
 _FLUID = (0.10, 1.50)
-_NECROSIS = (0.22, 1.30)
 
 
 @dataclass(frozen=True)
@@ -109,63 +111,91 @@ def to_orientation(volume, affine, orientation):
     return np.ascontiguousarray(volume), affine
 
 
-def _linear_upsampling(n_out, n_in):
-    """(n_out, n_in) matrix of linear interpolation from ``n_in`` to ``n_out`` points."""
-    position = np.linspace(0.0, n_in - 1.0, n_out)
-    lower = np.minimum(np.floor(position).astype(int), n_in - 2)
-    weight = (position - lower).astype(np.float32)
-    matrix = np.zeros((n_out, n_in), dtype=np.float32)
-    matrix[np.arange(n_out), lower] = 1.0 - weight
-    matrix[np.arange(n_out), lower + 1] = weight
-    return matrix
+class _Canvas:
+    """The two sequences being painted, in relative signal."""
+
+    def __init__(self, shape):
+        self.t1c = np.full(shape, _BACKGROUND[0], dtype=np.float32)
+        self.t2 = np.full(shape, _BACKGROUND[1], dtype=np.float32)
+
+    def paint(self, weight, signal):
+        self.t1c += weight * (signal[0] - self.t1c)
+        self.t2 += weight * (signal[1] - self.t2)
 
 
-def _smooth_noise(shape, rng, coarseness=6):
-    """Unit-variance noise that varies smoothly over about ``coarseness`` voxels in-plane."""
-    coarse_shape = [max(2, s // coarseness + 2) for s in shape[:2]] + [max(2, shape[2] // 2 + 2)]
-    field = rng.standard_normal(coarse_shape).astype(np.float32)
-    # Separable linear interpolation: three small matrix products instead of ndimage.zoom.
-    field = field @ _linear_upsampling(shape[2], coarse_shape[2]).T
-    field = np.einsum("yb,abz->ayz", _linear_upsampling(shape[1], coarse_shape[1]), field)
-    field = np.einsum("xa,ayz->xyz", _linear_upsampling(shape[0], coarse_shape[0]), field)
-    return (field - field.mean()) / (field.std() + 1e-6)
+def _paint_body(canvas, grid, timing):
+    """Body wall and subcutaneous fat (an elliptic cylinder), spine, aorta, spleen."""
+    x, y, z = grid.coordinates
+    voxel = grid.in_plane
+
+    def enhanced(tissue):
+        # The arterial timing scales enhancement above the body wall's signal.
+        return (_BODY[0] + timing * (tissue[0] - _BODY[0]), tissue[1])
+
+    body_r = np.sqrt((x / 170.0) ** 2 + (y / 125.0) ** 2)
+    canvas.paint(soft_inside((body_r - 1.0) * 150.0, voxel), _FAT)
+    canvas.paint(soft_inside((body_r - 0.92) * 150.0, voxel), _BODY)
+    canvas.paint(soft_inside(np.sqrt(x**2 + (y + 88.0) ** 2) - 20.0, voxel), _SPINE)
+    canvas.paint(soft_inside(np.sqrt((x + 15.0) ** 2 + (y + 50.0) ** 2) - 12.0, voxel),
+                 enhanced(_AORTA))
+    spleen = np.sqrt(((x + 100.0) / 42.0) ** 2 + ((y + 30.0) / 35.0) ** 2
+                     + ((z - 15.0) / 55.0) ** 2)
+    canvas.paint(soft_inside((spleen - 1.0) * 38.0, voxel), enhanced(_SPLEEN))
 
 
-def _soft_inside(signed_distance, spacing):
-    """Anti-aliased occupancy: 1 inside, 0 outside, a one-voxel ramp at the boundary."""
-    return np.clip(0.5 - signed_distance / spacing, 0.0, 1.0)
+def _paint_liver(canvas, grid, patient, rng):
+    """Liver ellipsoid in the right upper abdomen, smaller and nodular in cirrhosis."""
+    x, y, z = grid.coordinates
+    cirrhotic = patient["cirrhosis"] == 1
+    texture = smooth_noise(grid.shape, rng, (6.0, 6.0, 2.0)) if cirrhotic else 0.0
+    shrink = 0.88 if cirrhotic else 1.0
+    axes = np.array([95.0, 82.0, 72.0]) * shrink * rng.uniform(0.92, 1.08, 3)
+    centre = np.array([58.0, 8.0, 0.0]) + rng.normal(0.0, [6.0, 6.0, 6.0])
+    radius = np.sqrt(((x - centre[0]) / axes[0]) ** 2 + ((y - centre[1]) / axes[1]) ** 2
+                     + ((z - centre[2]) / axes[2]) ** 2)
+    distance = (radius - 1.0 + 0.035 * texture) * axes.min()
+    if patient["ascites"] == 1:
+        canvas.paint(soft_inside(distance - rng.uniform(7.0, 14.0), grid.in_plane), _FLUID)
+    liver = soft_inside(distance, grid.in_plane)
+    canvas.paint(liver, LIVER_SIGNAL)
+    if cirrhotic:
+        canvas.t1c *= 1.0 + 0.06 * texture * liver
+    return centre, axes
 
 
-def _place_tumours(patient, liver_centre, liver_axes, rng, z_centres):
-    """Centres and radii (mm) of the tumours, inside the liver and not overlapping."""
-    count = int(min(patient["tumour_number"], MAX_RENDERED_TUMOURS))
-    largest = min(10.0 * patient["tumour_diameter"] / 2.0, MAX_RENDERED_RADIUS_MM)
-    radii = [largest] + [max(6.0, largest * rng.uniform(0.3, 0.6)) for _ in range(count - 1)]
-    placed = []
-    # Lobulated margins reach 1.24 radii: keep 1.3 radii of room so lesions stay separate.
-    for index, radius in enumerate(radii):
-        room = np.maximum(np.asarray(liver_axes) - radius - 4.0, 4.0)
-        for _attempt in range(60):
-            direction = rng.standard_normal(3)
-            direction *= rng.uniform(0.0, 1.0) ** (1 / 3) / np.linalg.norm(direction)
-            centre = np.asarray(liver_centre) + direction * room
-            if index == 0:
-                # The largest tumour is centred on a slice so that it always shows in the mask.
-                centre[2] = z_centres[np.argmin(np.abs(z_centres - centre[2]))]
-            if all(np.linalg.norm(centre - c) > 1.3 * (radius + r) + 4.0 for c, r in placed):
-                placed.append((centre, radius))
-                break
-    return placed
+def _record(canvas_shape, scanner, affine, rng, volume):
+    """Bias field, Rician noise, intensity scale and offset: the stored int16 values."""
+    u = affine[0, 3] + np.arange(canvas_shape[0]) * affine[0, 0]
+    v = affine[1, 3] + np.arange(canvas_shape[1]) * affine[1, 1]
+    u = (u / (scanner.field_of_view_mm / 2)).astype(np.float32)[:, None, None]
+    v = (v / (scanner.field_of_view_mm / 2)).astype(np.float32)[None, :, None]
+    a, b, c = rng.normal(0.0, scanner.bias, 3)
+    bias_field = np.exp(a * u + b * v + c * (u**2 + v**2 - 0.5)).astype(np.float32)
+    sigma = scanner.noise * LIVER_SIGNAL[0]
+    real = volume * bias_field + sigma * rng.standard_normal(canvas_shape, dtype=np.float32)
+    imaginary = sigma * rng.standard_normal(canvas_shape, dtype=np.float32)
+    values = scanner.intensity_scale * np.sqrt(real**2 + imaginary**2) + scanner.intensity_offset
+    return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
 
 
-def render_patient(patient, image_shape, scanner, rng):
+def _rendered_radii(lesions):
+    """Radii drawn (mm): the true ones, scaled down together when the largest does not fit."""
+    radii = np.array([lesion["radius_mm"] for lesion in lesions], dtype=float)
+    return radii * min(1.0, MAX_RENDERED_RADIUS_MM / radii.max())
+
+
+def render_patient(patient, lesions, image_shape, scanner, rng):
     """Render one patient's T1C, T2 and tumour mask.
 
     Parameters
     ----------
     patient : mapping
-        The patient's row: ``tumour_biology``, ``tumour_number``, ``tumour_diameter``,
-        ``tumour_margin``, ``cirrhosis`` and ``ascites`` are used.
+        The patient's row: ``patient_id``, ``center``, ``tumour_margin``, ``cirrhosis`` and
+        ``ascites`` are used.
+    lesions : sequence of mapping
+        The patient's lesions as :func:`~tacelearn.datasets._synthetic_lesions.simulate_lesions`
+        gives them (``tumour``, ``radius_mm``, ``biology``, ``missed_by_mask``), index tumour
+        first.
     image_shape : tuple of 3 int
         Voxel grid (x, y, z).
     scanner : ScannerProfile
@@ -178,103 +208,46 @@ def render_patient(patient, image_shape, scanner, rng):
     t1c, t2 : numpy.ndarray of int16
         Stored intensities, in the scanner's orientation.
     mask : numpy.ndarray of uint8
-        Tumour mask (1 inside any tumour), same shape and orientation.
+        Tumour mask as the reader drew it (1 inside a lesion), same shape and orientation.
     affine : numpy.ndarray of shape (4, 4)
         Voxel-to-scanner affine of all three volumes.
+    records : list of dict
+        Per lesion, in the order of ``lesions``: ``lesion`` (its rank by voxel count among the
+        connected components of the mask, 0 = largest, as
+        :func:`tacelearn.transformers.label_lesions` numbers them in RAS+; ``None`` when the
+        mask misses it), ``mask_voxels`` and ``rendered_radius_mm``.
     """
     shape = tuple(int(s) for s in image_shape)
     affine = ras_affine(shape, scanner)
-    spacing = np.diag(affine)[:3]
-    x = (np.arange(shape[0]) * spacing[0] + affine[0, 3]).astype(np.float32)[:, None, None]
-    y = (np.arange(shape[1]) * spacing[1] + affine[1, 3]).astype(np.float32)[None, :, None]
-    z = (np.arange(shape[2]) * spacing[2] + affine[2, 3]).astype(np.float32)[None, None, :]
-    in_plane = min(spacing[0], spacing[1])
-    biology = float(patient["tumour_biology"])
-    texture = _smooth_noise(shape, rng)
+    grid = Grid(shape, affine)
+    profile = center_profile(patient["center"])
+    timing = float(np.exp(profile.arterial_timing_mean
+                          + ARTERIAL_TIMING_SD * rng.standard_normal()))
 
-    t1c = np.full(shape, _BACKGROUND[0], dtype=np.float32)
-    t2 = np.full(shape, _BACKGROUND[1], dtype=np.float32)
+    canvas = _Canvas(shape)
+    _paint_body(canvas, grid, timing)
+    liver_centre, liver_axes = _paint_liver(canvas, grid, patient, rng)
 
-    def paint(weight, signal):
-        nonlocal t1c, t2
-        t1c += weight * (signal[0] - t1c)
-        t2 += weight * (signal[1] - t2)
-
-    # Body wall and subcutaneous fat (an elliptic cylinder), spine, aorta, spleen.
-    body_r = np.sqrt((x / 170.0) ** 2 + (y / 125.0) ** 2)
-    paint(_soft_inside((body_r - 1.0) * 150.0, in_plane), _FAT)
-    paint(_soft_inside((body_r - 0.92) * 150.0, in_plane), _BODY)
-    paint(_soft_inside(np.sqrt(x**2 + (y + 88.0) ** 2) - 20.0, in_plane), _SPINE)
-    paint(_soft_inside(np.sqrt((x + 15.0) ** 2 + (y + 50.0) ** 2) - 12.0, in_plane), _AORTA)
-    spleen = np.sqrt(((x + 100.0) / 42.0) ** 2 + ((y + 30.0) / 35.0) ** 2
-                     + ((z - 15.0) / 55.0) ** 2)
-    paint(_soft_inside((spleen - 1.0) * 38.0, in_plane), _SPLEEN)
-
-    # Liver: an ellipsoid in the right upper abdomen, smaller and nodular in cirrhosis.
-    shrink = 0.88 if patient["cirrhosis"] == 1 else 1.0
-    liver_axes = np.array([95.0, 82.0, 72.0]) * shrink * rng.uniform(0.92, 1.08, 3)
-    liver_centre = np.array([58.0, 8.0, 0.0]) + rng.normal(0.0, [6.0, 6.0, 6.0])
-    liver_r = np.sqrt(((x - liver_centre[0]) / liver_axes[0]) ** 2
-                      + ((y - liver_centre[1]) / liver_axes[1]) ** 2
-                      + ((z - liver_centre[2]) / liver_axes[2]) ** 2)
-    nodularity = 0.035 * texture if patient["cirrhosis"] == 1 else 0.0
-    liver_distance = (liver_r - 1.0 + nodularity) * liver_axes.min()
-    if patient["ascites"] == 1:
-        paint(_soft_inside(liver_distance - rng.uniform(7.0, 14.0), in_plane), _FLUID)
-    liver = _soft_inside(liver_distance, in_plane)
-    paint(liver, _LIVER)
-    if patient["cirrhosis"] == 1:
-        t1c *= 1.0 + 0.06 * texture * liver
-
-    # Tumours.
-    z_centres = np.ravel(z)
-    enhancement = 0.55 + 0.75 * expit(1.5 * biology)
-    necrotic_fraction = 0.04 + 0.45 * expit(-1.5 * biology - 0.5)
-    heterogeneity = 0.06 + 0.25 * expit(-1.2 * biology)
-    viable_t2 = 0.55 + 0.30 * expit(-1.2 * biology)
-    lobulation = 0.16 if patient["tumour_margin"] == "lobulated" else 0.02
+    looks = [draw_look(lesion["biology"], radius, patient["tumour_margin"], rng)
+             for lesion, radius in zip(lesions, _rendered_radii(lesions))]
+    reader = draw_reader(profile, rng)
+    missed = [bool(lesion["missed_by_mask"]) for lesion in lesions]
+    placements = place_lesions(looks, missed, reader, grid, liver_centre, liver_axes, rng,
+                               patient["patient_id"])
     mask = np.zeros(shape, dtype=np.uint8)
-    for centre, radius in _place_tumours(patient, liver_centre, liver_axes, rng, z_centres):
-        lo = [max(0, int(np.floor((centre[a] - 1.3 * radius - affine[a, 3]) / spacing[a])))
-              for a in range(3)]
-        hi = [min(shape[a], int(np.ceil((centre[a] + 1.3 * radius - affine[a, 3])
-                                        / spacing[a])) + 1) for a in range(3)]
-        box = tuple(slice(lo[a], hi[a]) for a in range(3))
-        dx, dy, dz = x[box[0]] - centre[0], y[:, box[1]] - centre[1], z[..., box[2]] - centre[2]
-        distance = np.sqrt(dx**2 + dy**2 + dz**2)
-        theta = np.arctan2(dy, dx)
-        phi = np.arccos(np.clip(dz / np.maximum(distance, 1e-3), -1.0, 1.0))
-        phases = rng.uniform(0, 2 * np.pi, 3)
-        surface = radius * (1.0 + lobulation * np.sin(3 * theta + phases[0])
-                            * np.sin(2 * phi + phases[1])
-                            + 0.5 * lobulation * np.sin(5 * theta + phases[2]))
-        inside = _soft_inside(distance - surface, in_plane)
-        local_enhancement = enhancement * rng.uniform(0.95, 1.05)
-        viable_t1 = local_enhancement * (1.0 + heterogeneity * texture[box])
-        region_t1, region_t2 = t1c[box], t2[box]
-        region_t1 += inside * (viable_t1 - region_t1)
-        region_t2 += inside * (viable_t2 * (1.0 + 0.5 * heterogeneity * texture[box])
-                               - region_t2)
-        core = _soft_inside(distance - surface * necrotic_fraction ** (1 / 3), in_plane)
-        region_t1 += core * (_NECROSIS[0] - region_t1)
-        region_t2 += core * (_NECROSIS[1] - region_t2)
-        mask[box] |= (distance <= surface).astype(np.uint8)
+    for placement in placements:
+        paint_lesion(canvas.t1c[placement.box], canvas.t2[placement.box], placement.offsets,
+                     (placement.distance, placement.surface), placement.look, grid.spacing,
+                     timing, rng)
+        mask[placement.box] |= placement.mask
+    order, voxels = label_in_mask_order(mask, placements, patient["patient_id"])
+    records = [{"lesion": rank, "mask_voxels": count,
+                "rendered_radius_mm": placement.look.radius_mm}
+               for rank, count, placement in zip(order, voxels, placements)]
 
-    # Scanner: bias field, Rician noise, intensity scale and offset, orientation.
-    u = x / (scanner.field_of_view_mm / 2)
-    v = y / (scanner.field_of_view_mm / 2)
-    stored = []
-    for image in (t1c, t2):
-        a, b, c = rng.normal(0.0, scanner.bias, 3)
-        bias_field = np.exp(a * u + b * v + c * (u**2 + v**2 - 0.5)).astype(np.float32)
-        sigma = scanner.noise * _LIVER[0]
-        noisy = np.sqrt((image * bias_field + sigma * rng.standard_normal(shape,
-                                                                           dtype=np.float32)) ** 2
-                        + (sigma * rng.standard_normal(shape, dtype=np.float32)) ** 2)
-        values = scanner.intensity_scale * noisy + scanner.intensity_offset
-        stored.append(np.clip(np.rint(values), -32768, 32767).astype(np.int16))
+    stored = [_record(shape, scanner, affine, rng, image) for image in (canvas.t1c, canvas.t2)]
     volumes = []
     for volume in (*stored, mask):
         oriented, oriented_affine = to_orientation(volume, affine, scanner.orientation)
         volumes.append(oriented)
-    return volumes[0], volumes[1], volumes[2], oriented_affine
+    return volumes[0], volumes[1], volumes[2], oriented_affine, records

@@ -23,6 +23,7 @@ from ._factories import (
     make_dltr_mlp,
 )
 from ._heads import BinaryLogisticRegression, BinaryMLPClassifier, check_binary_target
+from ._lesion_table import lesion_table
 from ._persistence import load_model, save_model
 from ._radiomics_model import make_radiomics_model
 
@@ -43,6 +44,7 @@ __all__ = [
     "clinical_preprocessor",
     "compare_backbones",
     "image_branch",
+    "lesion_table",
     "load_model",
     "make_cached_grid_search",
     "make_clinical_model",

@@ -1,9 +1,15 @@
-"""The paper's pre-experiment (Table S2): CNN backbones compared by cross-validated AUC."""
+"""The paper's pre-experiment (Table S2): CNN backbones compared by cross-validated AUC.
+
+Candidates may differ in more than the backbone: each may bring its own patches (2D, 2.5D,
+3D) and lesion aggregation, so that the same folds and DeLong tests compare input geometries
+and lesion-level models too. Patches are extracted once per distinct extractor setting.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,31 +29,70 @@ __all__ = ["compare_backbones"]
 #: Columns of the table :func:`compare_backbones` returns, in order.
 COMPARISON_COLUMNS = ("auc", "auc_ci_low", "auc_ci_high", "fold_auc_mean", "fold_auc_sd",
                       "training_seconds", "pvalue_vs_best")
+#: What a candidate given as a dict may set.
+CANDIDATE_KEYS = ("backbone", "pretrained", "patch_size", "extractor_params", "encoder_params",
+                  "lesion_aggregation")
 
 
-def _check_backbones(backbones, encoder_params):
-    """Backbone names and, per name, its ``CNNEncoder`` parameters beyond the shared ones."""
-    if isinstance(backbones, Mapping):
-        if "pretrained" in (encoder_params or {}):
+@dataclass(frozen=True)
+class _Candidate:
+    """One row of the comparison: its patches and its CNN."""
+
+    backbone: str
+    patch_size: object
+    extractor_params: dict
+    encoder_params: dict
+    lesion_aggregation: str
+
+    def extractor_key(self):
+        """Candidates with equal keys share one extraction."""
+        return repr((self.patch_size, sorted(self.extractor_params.items(), key=str),
+                     self.lesion_aggregation == "largest"))
+
+
+def _own_settings(label, value, shared):
+    """A candidate's settings from a ``backbones`` dict value: a weights file or a dict."""
+    if not isinstance(value, Mapping):
+        if "pretrained" in shared["encoder_params"]:
             raise ValueError("backbones maps each name to its pretrained weights file; do not "
                              "also pass encoder_params['pretrained']")
-        own_params = {name: {"pretrained": weights} for name, weights in backbones.items()}
-        names = tuple(backbones)
-        for name, weights in backbones.items():
-            if weights is not None and not Path(weights).is_file():
-                raise FileNotFoundError(f"pretrained weights file of backbone {name!r} not "
-                                        f"found: {weights}")
+        value = {"pretrained": value}
+    unknown = sorted(set(value) - set(CANDIDATE_KEYS))
+    if unknown:
+        raise ValueError(f"candidate {label!r} sets {unknown}; a candidate may set "
+                         f"{', '.join(CANDIDATE_KEYS)}")
+    weights = value.get("pretrained")
+    if weights is not None and not Path(weights).is_file():
+        raise FileNotFoundError(f"pretrained weights file of backbone {label!r} not found: "
+                                f"{weights}")
+    encoder_params = {**shared["encoder_params"], **value.get("encoder_params", {})}
+    if "pretrained" in value:
+        encoder_params["pretrained"] = weights
+    return _Candidate(
+        backbone=value.get("backbone", label),
+        patch_size=value.get("patch_size", shared["patch_size"]),
+        extractor_params={**shared["extractor_params"], **value.get("extractor_params", {})},
+        encoder_params=encoder_params,
+        lesion_aggregation=value.get("lesion_aggregation", shared["lesion_aggregation"]))
+
+
+def _check_candidates(backbones, shared):
+    """``{label: _Candidate}`` in the order given, every backbone name checked."""
+    if isinstance(backbones, Mapping):
+        candidates = {label: _own_settings(label, value, shared)
+                      for label, value in backbones.items()}
+        labels = tuple(candidates)
     else:
-        names = (backbones,) if isinstance(backbones, str) else tuple(backbones)
-        own_params = dict.fromkeys(names, {})
-    if not names:
+        labels = (backbones,) if isinstance(backbones, str) else tuple(backbones)
+        candidates = {label: _Candidate(backbone=label, **shared) for label in labels}
+    if not labels:
         raise ValueError("backbones must name at least one timm model")
-    for name in names:
-        check_backbone_name(name)
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    for candidate in candidates.values():
+        check_backbone_name(candidate.backbone)
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise ValueError(f"backbones lists {', '.join(repeated)} more than once")
-    return names, {name: {**(encoder_params or {}), **own_params[name]} for name in names}
+    return candidates
 
 
 def _check_labels(y, cohort):
@@ -91,7 +136,8 @@ def _fit_fold(template, patches, y, train, test):
 
 def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None,
                       patch_size=128, extractor_params=None, encoder_params=None,
-                      random_state=None, n_jobs=None, return_scores=False):
+                      random_state=None, n_jobs=None, return_scores=False,
+                      lesion_aggregation="largest"):
     """Compare CNN backbones for DLTR by cross-validated AUC with DeLong inference.
 
     The paper's pre-experiment (Table S2) chose DenseNet169 over ResNet18, ResNet50 and Swin-T
@@ -108,9 +154,17 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
         Binary outcome (``objective_response``); the greater label is the case.
     backbones : sequence of str or dict, default=("resnet18", "resnet50", "densenet169", \
 "swin_tiny_patch4_window7_224")
-        timm model names; the default is the paper's four. A dict maps each name to its own
-        local pretrained weights file (or None), as the paper fine-tuned ImageNet weights:
-        ``{"resnet18": "weights/resnet18.pth", "densenet169": "weights/densenet169.pth"}``.
+        timm model names (or ``"monai:..."`` 3D networks); the default is the paper's four. A
+        dict maps each name to its own local pretrained weights file (or None), as the paper
+        fine-tuned ImageNet weights:
+        ``{"resnet18": "weights/resnet18.pth", "densenet169": "weights/densenet169.pth"}``,
+        or maps a row label to a dict of that candidate's own settings, among
+        ``"backbone"`` (default: the label), ``"pretrained"``, ``"patch_size"``,
+        ``"extractor_params"`` and ``"encoder_params"`` (merged over the shared ones) and
+        ``"lesion_aggregation"``: 2D, 2.5D and 3D input compared on the same folds is
+        ``{"2D": {"backbone": "resnet18"}, "2.5D": {"backbone": "resnet18",
+        "extractor_params": {"context_slices": 1}}, "3D": {"backbone": "monai:resnet18",
+        "patch_size": (32, 32, 16), "extractor_params": {"mode": "3d", "spacing": 3.0}}}``.
     cv : int, cross-validation generator or iterable, default=5
         Folds, the same for every backbone. An int means
         :class:`~sklearn.model_selection.StratifiedKFold` without shuffling, as in
@@ -119,11 +173,11 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
         in exactly one test fold, and every test fold must hold both classes.
     groups : array-like of shape (n_patients,), optional
         Group labels for a grouped splitter (e.g. ``cohort["center"]``).
-    patch_size : int, default=128
-        Side of the square patches in pixels.
+    patch_size : int or tuple of 3 int, default=128
+        Side of the square patches in pixels (``(x, y, z)`` voxels for 3D patches).
     extractor_params : dict, optional
-        Further :class:`~tacelearn.transformers.TumourPatchExtractor` parameters; one patch
-        per patient (the default ``lesion="largest"``).
+        Further :class:`~tacelearn.transformers.TumourPatchExtractor` parameters; its
+        ``lesion`` mode follows from ``lesion_aggregation``.
     encoder_params : dict, optional
         Further :class:`~tacelearn.transformers.CNNEncoder` parameters for every backbone
         (epochs, learning rate, ``device``, ``memory``...). Pretrained weights fit one
@@ -134,11 +188,14 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
         Folds trained in parallel (joblib); ``None`` means 1 unless in a joblib context.
     return_scores : bool, default=False
         Also return the out-of-fold probabilities.
+    lesion_aggregation : {"largest", "max", "volume_mean", "attention"}, default="largest"
+        How each CNN scores a patient with several lesions, as in :func:`make_dltr`.
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per backbone, indexed by name, in the order given, with columns
+        One row per backbone (or candidate label), indexed by name, in the order given, with
+        columns
 
         - ``auc``: AUC of the pooled out-of-fold probabilities;
         - ``auc_ci_low``, ``auc_ci_high``: its DeLong 95% confidence interval;
@@ -186,28 +243,32 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
     """
     if not isinstance(cohort, pd.DataFrame):
         raise TypeError(f"cohort must be a pandas DataFrame, got {type(cohort).__name__}")
-    names, params = _check_backbones(backbones, encoder_params)
+    candidates = _check_candidates(backbones, {
+        "patch_size": patch_size, "extractor_params": dict(extractor_params or {}),
+        "encoder_params": dict(encoder_params or {}), "lesion_aggregation": lesion_aggregation})
+    names = tuple(candidates)
     y, classes = _check_labels(y, cohort)
-    templates = {name: _encoder(name, "proba", random_state, params[name]) for name in names}
-    for template in templates.values():
+    templates, extractors = {}, {}
+    for name, candidate in candidates.items():
+        templates[name] = _encoder(candidate.backbone, "proba", random_state,
+                                   candidate.encoder_params, candidate.lesion_aggregation)
         # Bad settings fail now, not after the first backbone.
-        template._validate_params()
-        template._check_params()
+        templates[name]._validate_params()
+        templates[name]._check_params()
+        extractors.setdefault(candidate.extractor_key(), _extractor(
+            candidate.patch_size, candidate.extractor_params,
+            candidate.lesion_aggregation).fit(cohort))
     splitter = check_cv(cv, y, classifier=True)
     folds = list(splitter.split(np.zeros((len(y), 1)), y, groups))
     _check_folds(folds, y, len(y))
 
-    patches = _extractor(patch_size, extractor_params).fit_transform(cohort)
-    if patches.shape[0] != len(y):
-        raise ValueError(f"the extractor gave {patches.shape[0]} patches for {len(y)} "
-                         "patients; compare_backbones needs one patch per patient "
-                         "(lesion='largest')")
-
+    patches = {key: extractor.fit_transform(cohort) for key, extractor in extractors.items()}
     scores = np.empty((len(y), len(names)))
     rows = []
     for column, name in enumerate(names):
+        inputs = patches[candidates[name].extractor_key()]
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_fold)(templates[name], patches, y, train, test)
+            delayed(_fit_fold)(templates[name], inputs, y, train, test)
             for train, test in folds
         )
         for (_, test), (fold_scores, _) in zip(folds, results):

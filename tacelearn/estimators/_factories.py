@@ -1,4 +1,11 @@
-"""The paper's four models as scikit-learn Pipelines over the cohort DataFrame."""
+"""The paper's four models as scikit-learn Pipelines over the cohort DataFrame.
+
+Every image model takes ``lesion_aggregation``: ``"largest"`` (the paper's: one patch of the
+largest lesion per patient) or a rule that pools all of a patient's lesions inside the CNN
+(``"max"``, ``"volume_mean"``, ``"attention"``; see
+:class:`~tacelearn.transformers.CNNEncoder`). The extractor then hands the encoder lesion
+bags, one row per patient, so the pipelines keep one row per patient throughout.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ __all__ = [
 #: Folds of the out-of-fold CNN outputs that train the fusion heads (see ``cv``).
 DEFAULT_FUSION_CV = 5
 _IMAGE_OUTPUTS = ("logit", "embedding")
+#: How an image model turns a patient's lesions into its score.
+LESION_AGGREGATIONS = ("largest", "max", "volume_mean", "attention")
 
 
 def _check_options(name, value, options):
@@ -33,22 +42,33 @@ def _check_options(name, value, options):
         raise ValueError(f"{name} must be one of {options}, got {value!r}")
 
 
-def _extractor(patch_size, extractor_params):
+def _extractor(patch_size, extractor_params, lesion_aggregation="largest"):
+    _check_options("lesion_aggregation", lesion_aggregation, LESION_AGGREGATIONS)
     params = dict(extractor_params or {})
     if "size" in params:
         raise ValueError("pass the patch size as patch_size, not extractor_params['size']")
+    lesion = "largest" if lesion_aggregation == "largest" else "bags"
+    if params.get("lesion", lesion) != lesion:
+        raise ValueError(f"extractor_params['lesion']={params['lesion']!r} contradicts "
+                         f"lesion_aggregation={lesion_aggregation!r}: pass lesion_aggregation "
+                         "alone, the extractor's lesion mode follows from it")
+    params["lesion"] = lesion
+    if isinstance(patch_size, list):
+        patch_size = tuple(patch_size)
     return TumourPatchExtractor(size=patch_size, **params)
 
 
-def _encoder(backbone, output, random_state, encoder_params):
+def _encoder(backbone, output, random_state, encoder_params, lesion_aggregation="largest"):
     params = dict(encoder_params or {})
-    for name in ("backbone", "output", "random_state"):
+    for name in ("backbone", "output", "random_state", "lesion_aggregation"):
         if name in params:
             raise ValueError(f"pass {name} as an argument of the factory, not in encoder_params")
     # Imported here: building the clinical model must not import torch and timm.
     from ..transformers import CNNEncoder
 
-    return CNNEncoder(backbone=backbone, output=output, random_state=random_state, **params)
+    pooling = None if lesion_aggregation == "largest" else lesion_aggregation
+    return CNNEncoder(backbone=backbone, output=output, random_state=random_state,
+                      lesion_aggregation=pooling, **params)
 
 
 def _image_input_columns(extractor):
@@ -138,29 +158,37 @@ def make_clinical_model(*, columns=None, screen=True, alpha=0.05, dichotomise=Tr
 
 
 def make_dltr(*, backbone="densenet169", patch_size=128, extractor_params=None,
-              encoder_params=None, random_state=None):
+              encoder_params=None, random_state=None, lesion_aggregation="largest"):
     """DLTR: tumour patches from T1C and T2 MRI -> a fine-tuned CNN.
 
     Parameters
     ----------
     backbone : str, default="densenet169"
         timm model name (the paper's pre-experiment chose DenseNet169 over ResNet18, ResNet50
-        and Swin).
-    patch_size : int, default=128
-        Side of the square patches in pixels (the public code cropped 128 px).
+        and Swin), or ``"monai:<architecture>"`` for a 3D network on 3D patches (with
+        ``extractor_params={"mode": "3d", ...}``).
+    patch_size : int or tuple of 3 int, default=128
+        Side of the square patches in pixels (the public code cropped 128 px); for 3D
+        patches, voxels along ``(x, y, z)`` or one int for a cube.
     extractor_params : dict, optional
         Further :class:`~tacelearn.transformers.TumourPatchExtractor` parameters (sequences,
-        2.5D context, margin, spacing, normalisation, cache folder, ...).
+        2.5D context, 3D mode, margin, spacing, normalisation, cache folder, ...).
     encoder_params : dict, optional
         Further :class:`~tacelearn.transformers.CNNEncoder` parameters (epochs, learning rate,
         pretrained weights file, device, ...).
     random_state : int, optional
         Seed of the CNN's initialisation, augmentation and batches.
+    lesion_aggregation : {"largest", "max", "volume_mean", "attention"}, default="largest"
+        ``"largest"``: the patient's score is that of its largest lesion, as in the paper.
+        Otherwise every lesion is scored and the scores are pooled by this rule inside the
+        CNN, trained end to end (the extractor's ``lesion="bags"``; see
+        :class:`~tacelearn.transformers.CNNEncoder` and :func:`lesion_table`).
 
     Returns
     -------
     model : sklearn.pipeline.Pipeline
-        Unfitted; steps ``patches`` and ``encoder``; ``predict_proba`` gives the DLTR score.
+        Unfitted; steps ``patches`` and ``encoder``; ``predict_proba`` gives the DLTR score,
+        one row per patient whatever ``lesion_aggregation``.
 
     Examples
     --------
@@ -175,14 +203,15 @@ def make_dltr(*, backbone="densenet169", patch_size=128, extractor_params=None,
     (24, 2)
     """
     return Pipeline([
-        ("patches", _extractor(patch_size, extractor_params)),
-        ("encoder", _encoder(backbone, "proba", random_state, encoder_params)),
+        ("patches", _extractor(patch_size, extractor_params, lesion_aggregation)),
+        ("encoder", _encoder(backbone, "proba", random_state, encoder_params,
+                             lesion_aggregation)),
     ])
 
 
 def image_branch(*, output="logit", cv=DEFAULT_FUSION_CV, backbone="densenet169",
                  patch_size=128, extractor_params=None, encoder_params=None,
-                 random_state=None):
+                 random_state=None, lesion_aggregation="largest"):
     """The image branch of the fusion models: patches -> CNN output -> standardised.
 
     Parameters
@@ -194,7 +223,7 @@ def image_branch(*, output="logit", cv=DEFAULT_FUSION_CV, backbone="densenet169"
         With folds, the outputs that train the next step are out-of-fold
         (:class:`~tacelearn.transformers.OutOfFoldTransformer`) and the CNN is then refitted
         on all the data; ``None`` passes in-sample outputs, as the paper did.
-    backbone, patch_size, extractor_params, encoder_params, random_state
+    backbone, patch_size, extractor_params, encoder_params, random_state, lesion_aggregation
         As in :func:`make_dltr`.
 
     Returns
@@ -204,11 +233,12 @@ def image_branch(*, output="logit", cv=DEFAULT_FUSION_CV, backbone="densenet169"
         (``set_output(transform="pandas")``) keeps the cohort's index.
     """
     _check_options("output", output, _IMAGE_OUTPUTS)
-    encoder = _encoder(backbone, output, random_state, encoder_params)
+    extractor = _extractor(patch_size, extractor_params, lesion_aggregation)
+    encoder = _encoder(backbone, output, random_state, encoder_params, lesion_aggregation)
     if cv is not None:
         encoder = OutOfFoldTransformer(encoder, cv=cv)
     return ImageBranch([
-        ("patches", _extractor(patch_size, extractor_params)),
+        ("patches", extractor),
         ("encoder", encoder),
         ("scale", StandardScaler()),
     ])
@@ -227,7 +257,7 @@ def _fusion_features(branch, clinical, columns):
 def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1.0,
                  cv=DEFAULT_FUSION_CV, backbone="densenet169", patch_size=128,
                  extractor_params=None, encoder_params=None, random_state=None,
-                 unknown_categories="warn"):
+                 unknown_categories="warn", lesion_aggregation="largest"):
     """DLTR_LR: the CNN's log-odds of response + screened clinical factors -> logistic regression.
 
     Parameters
@@ -240,7 +270,7 @@ def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1
         honest stacking: a head fitted on in-sample CNN scores, as in the paper, learns to
         trust scores that are better than any it will see on new patients. ``cv=None``
         reproduces the paper's procedure at a sixth of the training cost.
-    backbone, patch_size, extractor_params, encoder_params, random_state
+    backbone, patch_size, extractor_params, encoder_params, random_state, lesion_aggregation
         As in :func:`make_dltr`.
 
     Returns
@@ -258,7 +288,7 @@ def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1
     """
     branch = image_branch(output="logit", cv=cv, backbone=backbone, patch_size=patch_size,
                           extractor_params=extractor_params, encoder_params=encoder_params,
-                          random_state=random_state)
+                          random_state=random_state, lesion_aggregation=lesion_aggregation)
     return Pipeline([
         ("features", _fusion_features(
             branch, Pipeline(_clinical_steps(screen, alpha, dichotomise, unknown_categories)),
@@ -270,7 +300,7 @@ def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1
 def make_dltr_mlp(*, columns=None, image_output="logit", hidden_layer_sizes=(512, 512),
                   mlp_alpha=1.0, max_iter=500, cv=DEFAULT_FUSION_CV, backbone="densenet169",
                   patch_size=128, extractor_params=None, encoder_params=None,
-                  random_state=None, unknown_categories="warn"):
+                  random_state=None, unknown_categories="warn", lesion_aggregation="largest"):
     """DLTR_MLP: CNN output fused with every clinical variable by a multilayer perceptron.
 
     The public code fed 2 CNN logits and 24 clinical values to a 512-512 MLP with batch
@@ -294,7 +324,7 @@ def make_dltr_mlp(*, columns=None, image_output="logit", hidden_layer_sizes=(512
         Epochs of the MLP's Adam solver (it stops earlier once the loss stops improving).
     cv : int, cross-validation generator or None, default=5
         Out-of-fold CNN outputs for the head, as in :func:`make_dltr_lr`.
-    backbone, patch_size, extractor_params, encoder_params, random_state
+    backbone, patch_size, extractor_params, encoder_params, random_state, lesion_aggregation
         As in :func:`make_dltr`; ``random_state`` also seeds the MLP.
     unknown_categories : {"warn", "error", "ignore"}, default="warn"
         As in :func:`make_clinical_model`.
@@ -314,7 +344,8 @@ def make_dltr_mlp(*, columns=None, image_output="logit", hidden_layer_sizes=(512
     _check_options("image_output", image_output, _IMAGE_OUTPUTS)
     branch = image_branch(output=image_output, cv=cv, backbone=backbone,
                           patch_size=patch_size, extractor_params=extractor_params,
-                          encoder_params=encoder_params, random_state=random_state)
+                          encoder_params=encoder_params, random_state=random_state,
+                          lesion_aggregation=lesion_aggregation)
     head = BinaryMLPClassifier(hidden_layer_sizes=hidden_layer_sizes, alpha=mlp_alpha,
                                max_iter=max_iter, random_state=random_state)
     return Pipeline([

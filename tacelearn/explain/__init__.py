@@ -1,5 +1,5 @@
-"""tacelearn.explain: where in the image a prediction comes from (Grad-CAM)."""
+"""tacelearn.explain: where in the image a prediction comes from (Grad-CAM, 2D and 3D)."""
 
-from ._gradcam import default_cam_layer, grad_cam
+from ._gradcam import DominantLesions, default_cam_layer, dominant_lesion_patches, grad_cam
 
-__all__ = ["default_cam_layer", "grad_cam"]
+__all__ = ["DominantLesions", "default_cam_layer", "dominant_lesion_patches", "grad_cam"]

@@ -1,8 +1,14 @@
-"""Grad-CAM heatmaps (Selvaraju et al., ICCV 2017) for a fitted CNNEncoder or a torch classifier."""
+"""Grad-CAM heatmaps (Selvaraju et al., ICCV 2017) for a fitted CNNEncoder or a torch classifier.
+
+2D patches give 2D maps and 3D patches 3D maps. A lesion-level encoder is explained lesion by
+lesion: each map shows where the evidence for one lesion's own score lies, and for lesion bags
+the lesion explained is the one that weighs most in its patient's score.
+"""
 
 from __future__ import annotations
 
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -10,12 +16,68 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..transformers import CNNEncoder
+from ..transformers import CNNEncoder, unpack_lesion_bags
+from ..transformers._lesions import is_lesion_bags
 
-__all__ = ["default_cam_layer", "grad_cam"]
+__all__ = ["DominantLesions", "default_cam_layer", "dominant_lesion_patches", "grad_cam"]
 
 #: Patches per forward/backward pass when ``grad_cam`` gets a bare torch module.
 MODULE_BATCH_SIZE = 32
+_INTERPOLATION = {2: "bilinear", 3: "trilinear"}
+
+
+class DominantLesions(NamedTuple):
+    """The patch of each patient's most weighty lesion, and that lesion's number."""
+
+    patches: np.ndarray
+    lesion: np.ndarray
+
+
+def dominant_lesion_patches(encoder, bags):
+    """Per patient, the patch of the lesion that weighs most in its score.
+
+    Parameters
+    ----------
+    encoder : CNNEncoder
+        A fitted lesion-level encoder (``lesion_aggregation`` set).
+    bags : numpy.ndarray
+        Lesion bags (:func:`~tacelearn.transformers.make_lesion_bags`).
+
+    Returns
+    -------
+    result : DominantLesions
+        ``patches``: ``(n_patients, C, ...)``, the lesion of largest weight (for ``"max"``
+        the lesion of highest log-odds; for ``"volume_mean"`` the largest; ties go to the
+        larger lesion); ``lesion``: its number within the patient (0 = largest).
+
+    See Also
+    --------
+    grad_cam : Explains these patches when given bags.
+    tacelearn.transformers.CNNEncoder.score_lesions : The weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tacelearn.explain import dominant_lesion_patches
+    >>> from tacelearn.transformers import CNNEncoder, make_lesion_bags
+    >>> rng = np.random.default_rng(0)
+    >>> patches = rng.normal(size=(8, 1, 16, 16)).astype(np.float32)
+    >>> lesions = pd.DataFrame({"lesion": [0, 1] * 4, "volume_ml": [3.0, 1.0] * 4})
+    >>> bags = make_lesion_bags(patches, lesions)
+    >>> encoder = CNNEncoder(backbone="resnet18", lesion_aggregation="volume_mean",
+    ...                      max_epochs=1, batch_size=2, random_state=0).fit(bags, [0, 1] * 2)
+    >>> dominant_lesion_patches(encoder, bags).lesion.tolist()
+    [0, 0, 0, 0]
+    """
+    if not isinstance(encoder, CNNEncoder) or getattr(encoder, "lesion_aggregation",
+                                                      None) is None:
+        raise TypeError("lesion bags are explained through a fitted CNNEncoder with "
+                        "lesion_aggregation set")
+    weights = encoder.score_lesions(bags).weights
+    lesion = np.argmax(weights, axis=1)
+    patches = unpack_lesion_bags(bags)[0]
+    return DominantLesions(patches[np.arange(len(patches)), lesion], lesion)
 
 
 def default_cam_layer(model):
@@ -53,14 +115,19 @@ def default_cam_layer(model):
 
 
 def _resolve_model(encoder):
-    """(classifier module, timm backbone or None, batch size, device) of ``encoder``."""
+    """(classifier module, timm backbone or None, batch size, device) of ``encoder``.
+
+    For a CNNEncoder the classifier is its backbone: the logits of one patch, which for a
+    lesion-level encoder are one lesion's own (its module pools bags).
+    """
     if isinstance(encoder, nn.Module):
         device = next(encoder.parameters()).device
         return encoder, None, MODULE_BATCH_SIZE, device
     if isinstance(encoder, CNNEncoder):
         check_is_fitted(encoder, "net_")
-        module = encoder.net_.module_
-        return module, module.backbone, encoder.net_.batch_size, torch.device(encoder.net_.device)
+        backbone = encoder.net_.module_.backbone
+        return (backbone, backbone, encoder.net_.batch_size,
+                torch.device(encoder.net_.device))
     raise TypeError("grad_cam takes a fitted CNNEncoder or a torch.nn.Module classifier, got "
                     f"{type(encoder).__name__}")
 
@@ -96,17 +163,41 @@ def _check_target(target, n_outputs):
 
 def _weighted_maps(activations, gradients):
     """ReLU of the channel sum of activations weighted by their spatially averaged gradient."""
-    weights = gradients.mean(dim=(2, 3), keepdim=True)
+    weights = gradients.mean(dim=tuple(range(2, gradients.dim())), keepdim=True)
     return F.relu((weights * activations).sum(dim=1))
 
 
 def _scale_to_unit(maps):
     """Min-max scale each map to [0, 1]; a constant map becomes zeros."""
     flat = maps.reshape(len(maps), -1)
-    low = flat.min(dim=1).values[:, None, None]
-    span = (flat.max(dim=1).values - flat.min(dim=1).values)[:, None, None]
+    shape = (len(maps),) + (1,) * (maps.dim() - 1)
+    low = flat.min(dim=1).values.reshape(shape)
+    span = (flat.max(dim=1).values - flat.min(dim=1).values).reshape(shape)
     return torch.where(span > 0, (maps - low) / torch.where(span > 0, span, 1.0),
                        torch.zeros_like(maps))
+
+
+def _patches_to_explain(encoder, X):
+    """The patches ``grad_cam`` explains, float32, checked against a fitted encoder."""
+    if is_lesion_bags(X):
+        X = dominant_lesion_patches(encoder, X).patches
+    # torch shares the array's memory, so it must be writeable and C-ordered.
+    patches = np.require(np.asarray(X, dtype=np.float32), requirements=["C", "W"])
+    if patches.ndim not in (4, 5) or len(patches) == 0:
+        raise ValueError("X must hold patches of shape (n_patients, channels, height, width), "
+                         "or (n_patients, channels, depth, height, width) for a 3D network, "
+                         f"got shape {patches.shape}")
+    if not np.isfinite(patches).all():
+        raise ValueError("X holds NaN or infinite values")
+    if isinstance(encoder, CNNEncoder) and (
+            patches.shape[1] != encoder.n_features_in_
+            or patches.shape[2:] != tuple(encoder.image_size_)):
+        raise ValueError(
+            f"X has {patches.shape[1]} channels of {' x '.join(map(str, patches.shape[2:]))} "
+            f"pixels but the encoder was fitted on {encoder.n_features_in_} channels of "
+            f"{' x '.join(map(str, encoder.image_size_))}"
+        )
+    return patches
 
 
 def grad_cam(encoder, X, *, target=1, layer=None):
@@ -114,7 +205,7 @@ def grad_cam(encoder, X, *, target=1, layer=None):
 
     For each patch, the gradient of the class logit with respect to the feature maps of
     ``layer`` is averaged over space to weigh each map; the weighted sum goes through a
-    ReLU, is upsampled bilinearly to the patch size and min-max scaled to [0, 1]
+    ReLU, is upsampled (bi- or trilinearly) to the patch size and min-max scaled to [0, 1]
     (Selvaraju et al., "Grad-CAM: visual explanations from deep networks via gradient-based
     localization", ICCV 2017).
 
@@ -122,10 +213,13 @@ def grad_cam(encoder, X, *, target=1, layer=None):
     ----------
     encoder : CNNEncoder or torch.nn.Module
         A fitted :class:`~tacelearn.transformers.CNNEncoder`, or a torch classifier that maps
-        ``(n, channels, height, width)`` to class logits (then ``layer`` is required unless
-        it is a timm model).
-    X : array-like of shape (n_patients, channels, height, width)
-        Patches, as given to the encoder.
+        ``(n, channels, height, width)`` (or ``(n, channels, depth, height, width)``) to class
+        logits (then ``layer`` is required unless it is a timm model). A lesion-level encoder
+        is explained through the score of each lesion on its own.
+    X : array-like of shape (n_patients, channels, height, width) or lesion bags
+        Patches, as given to the encoder; 3D patches ``(n, channels, depth, height, width)``
+        for a 3D network. Lesion bags (a lesion-level encoder's input): the patch of each
+        patient's lesion of largest weight is explained (:func:`dominant_lesion_patches`).
     target : int, default=1
         Index of the class logit to explain (column of ``predict_proba``); 1 is the positive
         class ``classes_[1]`` (objective response in the study).
@@ -139,7 +233,8 @@ def grad_cam(encoder, X, *, target=1, layer=None):
     -------
     heatmaps : ndarray of shape (n_patients, height, width)
         Float32 values in [0, 1] at the input resolution; all zeros where no location adds
-        evidence.
+        evidence. ``(n_patients, depth, height, width)`` for 3D patches; the Grad-CAM
+        display shows their middle slice, the lesion's largest axial slice.
 
     See Also
     --------
@@ -168,21 +263,7 @@ def grad_cam(encoder, X, *, target=1, layer=None):
     ((4, 32, 32), True, True)
     """
     module, backbone, batch_size, device = _resolve_model(encoder)
-    # torch shares the array's memory, so it must be writeable and C-ordered.
-    patches = np.require(np.asarray(X, dtype=np.float32), requirements=["C", "W"])
-    if patches.ndim != 4 or len(patches) == 0:
-        raise ValueError("X must hold patches of shape (n_patients, channels, height, width), "
-                         f"got shape {patches.shape}")
-    if not np.isfinite(patches).all():
-        raise ValueError("X holds NaN or infinite values")
-    if isinstance(encoder, CNNEncoder) and (
-            patches.shape[1] != encoder.n_features_in_
-            or patches.shape[2:] != encoder.image_size_):
-        raise ValueError(
-            f"X has {patches.shape[1]} channels of {patches.shape[2]} x {patches.shape[3]} "
-            f"pixels but the encoder was fitted on {encoder.n_features_in_} channels of "
-            f"{encoder.image_size_[0]} x {encoder.image_size_[1]}"
-        )
+    patches = _patches_to_explain(encoder, X)
     target_layer, channels_last = _resolve_layer(module, backbone, layer)
 
     captured = {}
@@ -212,11 +293,13 @@ def grad_cam(encoder, X, *, target=1, layer=None):
                 gradient, = torch.autograd.grad(logits[:, index].sum(), activation)
                 if channels_last:
                     activation, gradient = (t.permute(0, 3, 1, 2) for t in (activation, gradient))
-                if activation.ndim != 4:
-                    raise ValueError("the layer's output must be a (n, channels, h, w) feature "
-                                     f"map, got shape {tuple(activation.shape)}")
+                if activation.ndim != patches.ndim:
+                    axes = "h, w" if patches.ndim == 4 else "d, h, w"
+                    raise ValueError(f"the layer's output must be a (n, channels, {axes}) "
+                                     f"feature map, got shape {tuple(activation.shape)}")
                 maps = _weighted_maps(activation.detach().float(), gradient.float())
-                maps = F.interpolate(maps[:, None], size=patches.shape[2:], mode="bilinear",
+                maps = F.interpolate(maps[:, None], size=patches.shape[2:],
+                                     mode=_INTERPOLATION[patches.ndim - 2],
                                      align_corners=False)[:, 0]
                 heatmaps.append(_scale_to_unit(maps).cpu())
     finally:

@@ -1,4 +1,4 @@
-"""Grad-CAM heatmaps laid over the MRI channels of tumour patches."""
+"""Grad-CAM heatmaps laid over the MRI channels of tumour patches (2D, or a slice of 3D)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,25 @@ __all__ = ["GradCamDisplay"]
 _DEFAULT_CHANNEL_NAMES = {2: ("T1C", "T2"), 3: ("T1C", "T1C", "T2")}
 
 
-def _check_patches_and_heatmaps(patches, heatmaps):
+def _check_patches_and_heatmaps(patches, heatmaps, axial_slice=None):
+    """Patches ``(n, C, H, W)`` and heatmaps ``(n, H, W)``; of 3D ones, the slice shown."""
     patches = np.asarray(patches, dtype=float)
     heatmaps = np.asarray(heatmaps, dtype=float)
-    if patches.ndim != 4:
-        raise ValueError(f"patches must have shape (n, C, H, W), got {patches.shape}")
+    if patches.ndim not in (4, 5):
+        raise ValueError(f"patches must have shape (n, C, H, W) or (n, C, D, H, W), got "
+                         f"{patches.shape}")
+    names = "(n, H, W)" if patches.ndim == 4 else "(n, D, H, W)"
     if heatmaps.shape != (patches.shape[0], *patches.shape[2:]):
-        raise ValueError(f"heatmaps must have shape (n, H, W) = "
+        raise ValueError(f"heatmaps must have shape {names} = "
                          f"{(patches.shape[0], *patches.shape[2:])} to match the patches, got "
                          f"{heatmaps.shape}")
+    if patches.ndim == 5:
+        depth = patches.shape[2]
+        index = depth // 2 if axial_slice is None else axial_slice
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < depth:
+            raise ValueError(f"axial_slice must be an int in [0, {depth - 1}], got "
+                             f"{axial_slice!r}")
+        patches, heatmaps = patches[:, :, index], heatmaps[:, index]
     for name, values in (("patches", patches), ("heatmaps", heatmaps)):
         bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
         if bad.any():
@@ -62,13 +72,14 @@ class GradCamDisplay:
     (0 = no evidence, 1 = the strongest) laid over it in colour, as in the paper's Grad-CAM
     figure. Build it from computed heatmaps with the constructor and :meth:`plot`, or from a
     fitted :class:`~tacelearn.transformers.CNNEncoder` with :meth:`from_estimator`, which calls
-    :func:`tacelearn.explain.grad_cam`.
+    :func:`tacelearn.explain.grad_cam`. 3D patches and maps are shown on one axial slice,
+    by default the middle one: the lesion's largest slice, where the 2D patch is cut.
 
     Parameters
     ----------
-    patches : array-like of shape (n, C, H, W)
+    patches : array-like of shape (n, C, H, W) or (n, C, D, H, W)
         Tumour patches as fed to the encoder.
-    heatmaps : array-like of shape (n, H, W)
+    heatmaps : array-like of shape (n, H, W) or (n, D, H, W)
         Grad-CAM maps at the patches' resolution, in [0, 1].
     channel_names : sequence of str, optional
         Name of each of the C channels, e.g. a ``TumourPatchExtractor``'s
@@ -112,7 +123,8 @@ class GradCamDisplay:
         self.channel_names = channel_names
         self.patient_labels = patient_labels
 
-    def plot(self, ax=None, *, channels=None, alpha=0.4, cmap="jet", **kwargs):
+    def plot(self, ax=None, *, channels=None, alpha=0.4, cmap="jet", axial_slice=None,
+             **kwargs):
         """Draw the overlays.
 
         Parameters
@@ -127,6 +139,9 @@ class GradCamDisplay:
             Opacity of the heatmap.
         cmap : str or matplotlib.colors.Colormap, default="jet"
             Colour map of the heatmap, on the fixed range [0, 1].
+        axial_slice : int, optional
+            For 3D patches, the slice shown (index along the depth axis); default the middle
+            one, ``D // 2``, the lesion's largest axial slice.
         **kwargs : dict
             Passed to ``Axes.imshow`` for the heatmaps.
 
@@ -134,7 +149,8 @@ class GradCamDisplay:
         -------
         display : GradCamDisplay
         """
-        patches, heatmaps = _check_patches_and_heatmaps(self.patches, self.heatmaps)
+        patches, heatmaps = _check_patches_and_heatmaps(self.patches, self.heatmaps,
+                                                        axial_slice)
         names = _channel_names(self.channel_names, patches.shape[1])
         self.channels_ = _shown_channels(names, channels)
         n_rows, n_columns = patches.shape[0], len(self.channels_)
@@ -172,7 +188,7 @@ class GradCamDisplay:
     @classmethod
     def from_estimator(cls, encoder, X, *, target=1, layer=None, channel_names=None,
                        patient_labels=None, ax=None, channels=None, alpha=0.4, cmap="jet",
-                       **kwargs):
+                       axial_slice=None, **kwargs):
         """Compute Grad-CAM maps of a fitted encoder and draw them over the patches.
 
         Parameters
@@ -180,8 +196,10 @@ class GradCamDisplay:
         encoder : tacelearn.transformers.CNNEncoder or torch.nn.Module
             Fitted encoder, or a torch classifier of patches (then name ``layer``), as
             :func:`tacelearn.explain.grad_cam` takes.
-        X : array-like of shape (n, C, H, W)
-            Tumour patches (a few: one row of panels each).
+        X : array-like of shape (n, C, H, W) or (n, C, D, H, W), or lesion bags
+            Tumour patches (a few: one row of panels each). Lesion bags of a lesion-level
+            encoder show each patient's lesion of largest weight
+            (:func:`tacelearn.explain.dominant_lesion_patches`).
         target : int, default=1
             Class whose evidence is mapped (1: objective response).
         layer : str, optional
@@ -189,7 +207,7 @@ class GradCamDisplay:
             convolutional stage (see :func:`tacelearn.explain.grad_cam`).
         channel_names, patient_labels
             As in the constructor.
-        ax, channels, alpha, cmap, **kwargs
+        ax, channels, alpha, cmap, axial_slice, **kwargs
             As in :meth:`plot`.
 
         Returns
@@ -197,9 +215,13 @@ class GradCamDisplay:
         display : GradCamDisplay
         """
         # Imported here so that the other Displays never load torch.
-        from ..explain import grad_cam
+        from ..explain import dominant_lesion_patches, grad_cam
+        from ..transformers._lesions import is_lesion_bags
 
+        if is_lesion_bags(X):
+            X = dominant_lesion_patches(encoder, X).patches
         heatmaps = grad_cam(encoder, X, target=target, layer=layer)
         display = cls(patches=X, heatmaps=heatmaps, channel_names=channel_names,
                       patient_labels=patient_labels)
-        return display.plot(ax=ax, channels=channels, alpha=alpha, cmap=cmap, **kwargs)
+        return display.plot(ax=ax, channels=channels, alpha=alpha, cmap=cmap,
+                            axial_slice=axial_slice, **kwargs)

@@ -1,4 +1,5 @@
-"""Transformers of the cohort: tumour patches from NIfTI, the CNN encoder, clinical screening.
+"""Transformers of the cohort: tumour patches (2D, 2.5D, 3D, per lesion), the CNN encoder,
+clinical screening.
 
 ``CNNEncoder`` is imported on first use (PEP 562): it pulls in torch, timm and torchvision,
 which clinical-only users and the patch extractor's worker processes do not need.
@@ -22,6 +23,8 @@ from ._image import (
     tumour_box,
     voxel_spacing,
 )
+from ._image_3d import lesion_centre, resample_crop_3d, tumour_cube_side
+from ._lesions import make_lesion_bags, unpack_lesion_bags
 from ._out_of_fold import OutOfFoldTransformer
 from ._patches import TumourPatchExtractor
 from ._radiomics import RadiomicsExtractor, default_radiomics_settings
@@ -40,16 +43,21 @@ __all__ = [
     "default_radiomics_settings",
     "label_lesions",
     "largest_area_slice",
+    "lesion_centre",
     "load_nifti",
     "load_volume",
+    "make_lesion_bags",
     "normalize_intensity",
     "otsu_threshold",
     "radiological_slices",
     "reorient_to_ras",
+    "resample_crop_3d",
     "resample_in_plane",
     "resize_image",
     "source_column",
     "tumour_box",
+    "tumour_cube_side",
+    "unpack_lesion_bags",
     "voxel_spacing",
 ]
 

@@ -1,4 +1,5 @@
-"""CNNEncoder: a timm backbone fine-tuned with skorch; a scikit-learn classifier and transformer."""
+"""CNNEncoder: a timm (2D) or MONAI (3D) backbone fine-tuned with skorch; a scikit-learn
+classifier and transformer, of patients' patches or of their bags of lesion patches."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
-import timm
 import torch
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 from skorch.history import History
@@ -23,8 +23,16 @@ from torch import nn
 
 from ..utils import ContentStore, as_store, content_key
 from ._augment import PatchAugmentation
-from ._backbones import check_backbone_name, create_backbone
+from ._backbones import (
+    backbone_versions,
+    check_backbone_name,
+    check_backbone_params,
+    create_backbone,
+)
+from ._encoder_inputs import check_encoder_inputs, encoder_inputs, validate_encoder_data
 from ._encoder_net import EncoderModule, EncoderNet, match_frozen_parameters
+from ._lesion_pooling import LESION_AGGREGATIONS, LesionBagModule
+from ._lesions import LesionScores
 from ._weights_cache import WEIGHTS_FORMAT_VERSION, load_weights, store_weights
 
 __all__ = ["CNNEncoder"]
@@ -34,7 +42,6 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch
 SCHEDULERS = ("cosine", None)
 #: Share of the training patients held out, stratified, to monitor early stopping.
 VALIDATION_FRACTION = 0.2
-_PATCH_VALIDATION = {"allow_nd": True, "dtype": np.float32, "ensure_all_finite": True}
 
 
 def resolve_device(device, *, fallback_to_cpu=False):
@@ -76,7 +83,7 @@ def _check_finite_training(net):
 
 
 class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
-    """Fine-tune a timm backbone on tumour patches: a classifier and a feature transformer.
+    """Fine-tune a CNN on tumour patches: a classifier and a feature transformer.
 
     The DLTR model of Chen et al. (BMC Cancer 2025) is a DenseNet169 fine-tuned on MRI tumour
     patches; the defaults are those of the paper's public training code (Adam, learning rate
@@ -85,16 +92,34 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
     at ``net_.module_.backbone``). ``predict_proba`` gives the DLTR score; ``transform`` gives
     the pre-logit embedding or the score, for fusion with clinical variables.
 
+    The patches are 2D or 2.5D ``(n, C, H, W)`` for a timm backbone and 3D
+    ``(n, C, D, H, W)`` for a MONAI one (``backbone="monai:..."``). With
+    ``lesion_aggregation`` the encoder takes lesion bags, every lesion of each patient
+    (:class:`TumourPatchExtractor` with ``lesion="bags"``): the network scores every lesion
+    and pools the lesions' scores into the patient's, trained end to end on the patients'
+    labels; everything it returns is still one row per patient.
+
     Parameters
     ----------
     backbone : str, default="densenet169"
-        A timm model name. The paper compared ``"resnet18"``, ``"resnet50"``,
-        ``"densenet169"`` and ``"swin_tiny_patch4_window7_224"``. Models with a fixed input
-        size (Swin, ViT) are built for the size of the training patches (timm's
-        ``img_size``), so no resizing happens.
+        A timm model name, for 2D patches. The paper compared ``"resnet18"``,
+        ``"resnet50"``, ``"densenet169"`` and ``"swin_tiny_patch4_window7_224"``. Models with
+        a fixed input size (Swin, ViT) are built for the size of the training patches
+        (timm's ``img_size``), so no resizing happens. ``"monai:<architecture>"`` names one
+        of MONAI's 3D networks (``monai.networks.nets``) for 3D patches:
+        ``"monai:densenet121"``, ``"monai:densenet169"``, ``"monai:densenet201"``,
+        ``"monai:resnet10"``, ``"monai:resnet18"``, ``"monai:resnet34"``,
+        ``"monai:resnet50"``; one name, so that factories, :func:`compare_backbones`, caches
+        and saved models treat 2D and 3D backbones alike.
+    backbone_params : dict, optional
+        Further keyword arguments of the architecture: of ``timm.create_model`` (e.g.
+        ``{"drop_rate": 0.2}``) or of the MONAI network (e.g. ``{"init_features": 16,
+        "growth_rate": 16}`` for a small DenseNet, ``{"widen_factor": 0.25}`` for a thin
+        ResNet). The channels, classes, size and weights are the encoder's to set.
     pretrained : str or path-like, optional
         A local weights file (``.pth``, ``.pt``, ``.bin``, ``.ckpt`` or ``.safetensors``) in
-        timm's key layout, or torchvision's for ResNet and DenseNet. It is read with
+        timm's key layout, or torchvision's for ResNet and DenseNet, or MONAI's (MedicalNet's
+        for its ResNets) for a MONAI backbone. It is read with
         ``weights_only=True`` (or safetensors) and loaded strictly; the first convolution is
         adapted to the number of input channels and the classifier is re-initialised for two
         classes. Nothing is ever downloaded. ``None`` trains from random weights.
@@ -103,6 +128,14 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         columns, e.g. 1664 for DenseNet169 and 512 for ResNet18), or one column with the
         log-odds of the positive class (``decision_function``) or its probability
         (``predict_proba[:, 1]``).
+    lesion_aggregation : {"max", "volume_mean", "attention"}, optional
+        Pool the lesions of each patient inside the network (multiple-instance learning);
+        ``X`` is then lesion bags. The patient's logits are a weighted sum of the lesions':
+        ``"max"`` all weight on the lesion of highest log-odds; ``"volume_mean"`` weights
+        proportional to the lesions' volumes (a volume-weighted mean of lesion log-odds);
+        ``"attention"`` gated attention learned end to end (Ilse et al., ICML 2018). See
+        :meth:`score_lesions` and ``tacelearn.transformers._lesion_pooling``. ``None``: one
+        patch per patient.
     max_epochs : int, default=20
         Training epochs (fewer with early stopping).
     lr : float, default=5e-4
@@ -117,7 +150,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         Cosine annealing of the learning rate over ``max_epochs``, or a constant rate.
     augment : bool, default=True
         Random flips, rotations up to 15 degrees and intensity jitter during training. Every
-        channel of a patch gets the same flips and rotation; see
+        channel of a patch gets the same flips and rotation (3D patches: the same in-plane
+        rotation on every slice, and flips along all three axes); see
         ``tacelearn.transformers._augment``.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the cross-entropy loss, as in scikit-learn.
@@ -159,7 +193,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Channels of the training patches.
     image_size_ : tuple of int
-        Height and width of the training patches; prediction requires the same size.
+        Height and width (depth, height and width in 3D) of the training patches; prediction
+        requires the same size.
     n_embedding_features_ : int
         Width of the pre-logit embedding.
     device_ : str
@@ -167,8 +202,9 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     See Also
     --------
-    TumourPatchExtractor : Makes the ``(n, channels, height, width)`` patches from NIfTI files.
+    TumourPatchExtractor : Makes the patches (or lesion bags) from NIfTI or DICOM files.
     tacelearn.explain.grad_cam : Where in the patch the prediction comes from.
+    tacelearn.estimators.lesion_table : Every lesion's score beside its patient's.
 
     Notes
     -----
@@ -190,12 +226,31 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
     (16, 2)
     >>> encoder.set_params(output="logit").get_feature_names_out()
     array(['cnn_logit'], dtype=object)
+
+    A small 3D network on 3D patches, and attention pooling over lesion bags:
+
+    >>> volumes = rng.normal(size=(8, 1, 16, 16, 16)).astype(np.float32)
+    >>> small = {"widen_factor": 0.125, "conv1_t_size": 3, "conv1_t_stride": 2}
+    >>> CNNEncoder(backbone="monai:resnet10", backbone_params=small, max_epochs=1,
+    ...            batch_size=4, random_state=0).fit(volumes, y[:8]).predict_proba(
+    ...     volumes).shape
+    (8, 2)
+    >>> import pandas as pd
+    >>> from tacelearn.transformers import make_lesion_bags
+    >>> lesions = pd.DataFrame({"lesion": [0, 1] * 8, "volume_ml": [3.0, 1.0] * 8})
+    >>> bags = make_lesion_bags(X, lesions)                      # 8 patients, 2 lesions each
+    >>> mil = CNNEncoder(backbone="resnet18", lesion_aggregation="attention", max_epochs=1,
+    ...                  batch_size=4, random_state=0).fit(bags, y[:8])
+    >>> mil.predict_proba(bags).shape, mil.score_lesions(bags).log_odds.shape
+    ((8, 2), (8, 2))
     """
 
     _parameter_constraints: dict = {
         "backbone": [str],
+        "backbone_params": [None, dict],
         "pretrained": [None, str, os.PathLike],
         "output": [StrOptions(set(OUTPUTS))],
+        "lesion_aggregation": [None, StrOptions(set(LESION_AGGREGATIONS))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -212,14 +267,16 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, *, backbone="densenet169", pretrained=None, output="embedding",
-                 max_epochs=20, lr=5e-4, weight_decay=5e-4, batch_size=32, optimizer="adam",
-                 scheduler="cosine", augment=True, class_weight=None, freeze=None,
-                 early_stopping=None, device="auto", random_state=None, memory=None,
-                 verbose=0):
+    def __init__(self, *, backbone="densenet169", backbone_params=None, pretrained=None,
+                 output="embedding", lesion_aggregation=None, max_epochs=20, lr=5e-4,
+                 weight_decay=5e-4, batch_size=32, optimizer="adam", scheduler="cosine",
+                 augment=True, class_weight=None, freeze=None, early_stopping=None,
+                 device="auto", random_state=None, memory=None, verbose=0):
         self.backbone = backbone
+        self.backbone_params = backbone_params
         self.pretrained = pretrained
         self.output = output
+        self.lesion_aggregation = lesion_aggregation
         self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
@@ -240,6 +297,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         """What the parameter constraints cannot say: a buildable backbone, a patience that
         is not a bool, an optimizer class, freeze patterns; returns the freeze patterns."""
         check_backbone_name(self.backbone)
+        check_backbone_params(self.backbone, self.backbone_params)
         if isinstance(self.early_stopping, (bool, np.bool_)):  # an int to the constraints
             raise ValueError("early_stopping is a patience in epochs (an int >= 1) or None, "
                              f"got {self.early_stopping!r}")
@@ -267,21 +325,9 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
                              f"them, got {self.freeze!r}")
         return patterns
 
-    def _validate_patches(self, X, *, reset):
-        X = validate_data(self, X, reset=reset, **_PATCH_VALIDATION)
-        return self._check_patch_shape(X, reset=reset)
-
-    def _check_patch_shape(self, X, *, reset):
-        if X.ndim != 4:
-            raise ValueError("CNNEncoder takes patches of shape (n_patients, channels, height, "
-                             f"width); got an array of shape {X.shape}")
-        if not reset and X.shape[2:] != self.image_size_:
-            raise ValueError(
-                f"X has {X.shape[2]} x {X.shape[3]} pixel patches but CNNEncoder was fitted "
-                f"on {self.image_size_[0]} x {self.image_size_[1]}"
-            )
-        # torch shares the array's memory: it must be writeable and C-ordered.
-        return np.require(X, requirements=["C", "W"])
+    def _inputs(self, X):
+        """What the fitted net takes for ``X`` (patches, or a dict of bag arrays)."""
+        return encoder_inputs(self, X).data
 
     # ------------------------------------------------------------------ training
     def _callbacks(self):
@@ -312,8 +358,10 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_patients, channels, height, width)
-            Patches; float64 and integer input is cast to float32.
+        X : array-like of shape (n_patients, channels, height, width) or lesion bags
+            Patches (``(n_patients, channels, depth, height, width)`` for a 3D backbone);
+            float64 and integer input is cast to float32. With ``lesion_aggregation``: lesion
+            bags, one per patient (:func:`make_lesion_bags`).
         y : array-like of shape (n_patients,)
             Two classes; the larger label (``classes_[1]``) is the positive class.
 
@@ -323,7 +371,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
             The fitted encoder.
         """
         freeze = self._check_params()
-        X, y = validate_data(self, X, y, reset=True, **_PATCH_VALIDATION)
+        X, y = validate_encoder_data(self, X, y, reset=True)
         check_classification_targets(y)
         target_type = type_of_target(y, input_name="y")
         if target_type != "binary":
@@ -333,7 +381,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         if len(classes) != 2:
             raise ValueError(f"CNNEncoder is a binary classifier; y holds {len(classes)} "
                              f"class: {classes.tolist()}")
-        X = self._check_patch_shape(X, reset=True)
+        inputs = check_encoder_inputs(self, X, reset=True)
         device = resolve_device(self.device)
         labels = labels.astype(np.int64)
         init_seed, loader_seed, augment_seed, split_seed = np.random.SeedSequence(
@@ -364,7 +412,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(init_seed))
-            net = self._trained_net(X, labels, device, freeze, training)
+            net = self._trained_net(inputs, labels, device, freeze, training)
         # Fitted means ready to predict: BatchNorm and dropout in inference mode for anyone
         # who calls the module directly (Grad-CAM, a raw forward).
         net.module_.eval()
@@ -372,7 +420,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         self.net_ = net
         self.classes_ = classes
-        self.image_size_ = tuple(int(s) for s in X.shape[2:])
+        self.image_size_ = inputs.image_size
         # Heads with a hidden layer (some timm models) embed at its width, others at the
         # width of the pooled features.
         self.n_embedding_features_ = int(getattr(backbone, "head_hidden_size", None)
@@ -389,8 +437,13 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         :class:`EncoderNet`.
         """
         backbone = create_backbone(self.backbone, in_chans=n_channels, image_size=image_size,
-                                   num_classes=2, pretrained=pretrained)
-        module = EncoderModule(backbone, match_frozen_parameters(backbone, freeze))
+                                   num_classes=2, pretrained=pretrained,
+                                   params=self.backbone_params)
+        frozen = match_frozen_parameters(backbone, freeze)
+        if self.lesion_aggregation is None:
+            module = EncoderModule(backbone, frozen)
+        else:
+            module = LesionBagModule(backbone, frozen, aggregation=self.lesion_aggregation)
         optimizer, optimizer_kwargs = self._optimizer_kwargs()
         return EncoderNet(
             module,
@@ -426,7 +479,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         net.module_.eval()
         return net
 
-    def _cache_key(self, X, labels, device):
+    def _cache_key(self, data, labels, device):
         """The weights-cache key of this fit: data, labels and every training setting."""
         settings = {name: value for name, value in self.get_params(deep=False).items()
                     if name not in ("output", "verbose", "memory", "device")}
@@ -444,10 +497,10 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
             settings["freeze"] = list(self._freeze_patterns())
         if not isinstance(settings["random_state"], (int, np.integer, type(None))):
             settings["random_state"] = repr(settings["random_state"])
-        return content_key(WEIGHTS_FORMAT_VERSION, X, labels, settings, device.type,
-                           timm.__version__)
+        return content_key(WEIGHTS_FORMAT_VERSION, data, labels, settings, device.type,
+                           backbone_versions(self.backbone))
 
-    def _trained_net(self, X, labels, device, freeze, training):
+    def _trained_net(self, inputs, labels, device, freeze, training):
         """Train the net, or load it from the weights cache (``memory``) when stored there.
 
         Under the cache's lock, so that two processes about to train the same network (two
@@ -455,27 +508,28 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         """
         store = as_store(self.memory)
         if store is None:
-            return self._train(X, labels, device, freeze, training)
-        key = self._cache_key(X, labels, device)
+            return self._train(inputs, labels, device, freeze, training)
+        key = self._cache_key(inputs.data, labels, device)
         # The tensor names an entry must hold, from a throwaway net whose random
         # initialisation must not shift the seeded training that may follow.
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda"
                                    else []):
-            names = list(self._build_net(X.shape[1], X.shape[2:], device, freeze=freeze,
-                                         **training).initialize().module_.state_dict())
+            names = list(self._build_net(inputs.n_channels, inputs.image_size, device,
+                                         freeze=freeze, **training).initialize()
+                         .module_.state_dict())
         with store.lock("cnn-weights", key):
             stored = load_weights(store, key, names)
             if stored is None:
-                net = self._train(X, labels, device, freeze, training)
+                net = self._train(inputs, labels, device, freeze, training)
                 store_weights(store, key, net.module_.state_dict(), net.history.to_list())
                 return net
-        return self._restore_net(stored[0], X.shape[1], X.shape[2:], device,
+        return self._restore_net(stored[0], inputs.n_channels, inputs.image_size, device,
                                  history=stored[1], **training)
 
-    def _train(self, X, labels, device, freeze, training):
-        net = self._build_net(X.shape[1], X.shape[2:], device, pretrained=self.pretrained,
-                              freeze=freeze, **training)
-        net.fit(X, labels)
+    def _train(self, inputs, labels, device, freeze, training):
+        net = self._build_net(inputs.n_channels, inputs.image_size, device,
+                              pretrained=self.pretrained, freeze=freeze, **training)
+        net.fit(inputs.data, labels)
         _check_finite_training(net)
         return net
 
@@ -485,8 +539,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_patients, channels, height, width)
-            Patches of the training size.
+        X : array-like of shape (n_patients, channels, height, width) or lesion bags
+            Patches of the training size (or lesion bags, as in :meth:`fit`).
 
         Returns
         -------
@@ -494,16 +548,46 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
             Log-odds of ``classes_[1]``.
         """
         check_is_fitted(self)
-        logits = self.net_.predict_outputs(self._validate_patches(X, reset=False))
+        logits = self.net_.predict_outputs(self._inputs(X))
         return (logits[:, 1] - logits[:, 0]).numpy().astype(np.float64)
+
+    def score_lesions(self, X):
+        """Each lesion's own log-odds and its weight in its patient's score.
+
+        Parameters
+        ----------
+        X : lesion bags, shape (n_patients,)
+            As given to :meth:`fit` (``lesion_aggregation`` set).
+
+        Returns
+        -------
+        scores : LesionScores
+            ``log_odds``: float64 ``(n_patients, n_slots)``, the log-odds of ``classes_[1]``
+            that the network gives each lesion alone (NaN in empty slots); ``weights``:
+            float64 ``(n_patients, n_slots)``, each lesion's share of its patient's score
+            (rows sum to 1; 0 in empty slots). :meth:`decision_function` is
+            ``(weights * log_odds).sum(axis=1)`` over the lesions present.
+
+        See Also
+        --------
+        tacelearn.estimators.lesion_table : The same, as a table with the patients' ids.
+        """
+        check_is_fitted(self)
+        if self.lesion_aggregation is None:
+            raise ValueError("score_lesions needs a lesion-level encoder (lesion_aggregation "
+                             "set); score the patches of single lesions with "
+                             "decision_function")
+        scores = self.net_.predict_outputs(self._inputs(X), output="lesion_scores").numpy()
+        return LesionScores(log_odds=scores[..., 0].astype(np.float64),
+                            weights=scores[..., 1].astype(np.float64))
 
     def predict_proba(self, X):
         """Predict class probabilities (the softmax of the two logits).
 
         Parameters
         ----------
-        X : array-like of shape (n_patients, channels, height, width)
-            Patches of the training size.
+        X : array-like of shape (n_patients, channels, height, width) or lesion bags
+            Patches of the training size (or lesion bags, as in :meth:`fit`).
 
         Returns
         -------
@@ -518,8 +602,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_patients, channels, height, width)
-            Patches of the training size.
+        X : array-like of shape (n_patients, channels, height, width) or lesion bags
+            Patches of the training size (or lesion bags, as in :meth:`fit`).
 
         Returns
         -------
@@ -534,8 +618,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_patients, channels, height, width)
-            Patches of the training size.
+        X : array-like of shape (n_patients, channels, height, width) or lesion bags
+            Patches of the training size (or lesion bags, as in :meth:`fit`).
 
         Returns
         -------
@@ -547,8 +631,7 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_output()
         if self.output == "embedding":
-            patches = self._validate_patches(X, reset=False)
-            return self.net_.predict_outputs(patches, embedding=True).numpy()
+            return self.net_.predict_outputs(self._inputs(X), embedding=True).numpy()
         scores = self.decision_function(X)
         return (scores if self.output == "logit" else expit(scores))[:, np.newaxis]
 

@@ -3,13 +3,16 @@
 :class:`EncoderModule` wraps a timm backbone: logits for the loss, the pre-logit embedding for
 ``transform``, frozen BatchNorm layers held in eval mode. :class:`EncoderNet` is skorch's
 classifier plus what a patch classifier needs: batched augmentation on the device, mixed
-precision and channels-last memory on CUDA, and a pickled state that never needs CUDA.
+precision and channels-last memory on CUDA, and a pickled state that never needs CUDA. Its
+input is a patch array, or for lesion bags a dict of arrays (``patches``, ``volumes``) that
+skorch slices by patient and passes to the module as keyword arguments.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+from collections.abc import Mapping
 
 import torch
 from skorch import NeuralNetClassifier
@@ -18,10 +21,27 @@ from skorch.utils import to_tensor
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["EncoderModule", "EncoderNet", "match_frozen_parameters"]
+__all__ = ["EncoderModule", "EncoderNet", "match_frozen_parameters", "to_device_format"]
 
 # Stands in the pickled state for a ``module`` parameter that is the module_ itself.
 _MODULE_PLACEHOLDER = "<module_>"
+# Channels-last memory by tensor rank: 2D images, 3D volumes.
+_CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
+def to_device_format(patches):
+    """CUDA patches in channels-last memory (2D or 3D), the layout its convolutions prefer;
+    anything else unchanged."""
+    if isinstance(patches, torch.Tensor) and patches.is_cuda and patches.dim() in _CHANNELS_LAST:
+        return patches.contiguous(memory_format=_CHANNELS_LAST[patches.dim()])
+    return patches
+
+
+def _module_memory_format(module):
+    """channels_last_3d for a network of 3D convolutions, channels_last otherwise."""
+    if any(parameter.dim() == 5 for parameter in module.parameters()):
+        return torch.channels_last_3d
+    return torch.channels_last
 
 
 def match_frozen_parameters(backbone, patterns):
@@ -131,19 +151,29 @@ class EncoderNet(NeuralNetClassifier):
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
-        if self.accelerated:
-            x = x.contiguous(memory_format=torch.channels_last)
         with self._mixed_precision():
-            logits = self.module_(x, **fit_params)
+            if isinstance(x, Mapping):
+                logits = self.module_(**x, **fit_params)
+            else:
+                logits = self.module_(to_device_format(x), **fit_params)
         # The loss and the probabilities are computed in float32 whatever autocast did.
         return logits.float()
+
+    def _augmented(self, inputs):
+        """The training batch with every patch (every lesion of a bag) augmented."""
+        if self.augmentation is None:
+            return inputs
+        if not isinstance(inputs, Mapping):
+            return self.augmentation(inputs)
+        patches = inputs["patches"]
+        # Each lesion of a bag draws its own transform; empty slots are ignored by the module.
+        flat = self.augmentation(patches.reshape(-1, *patches.shape[2:]))
+        return {**inputs, "patches": flat.reshape(patches.shape)}
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         patches, labels = unpack_data(batch)
-        patches = to_tensor(patches, device=self.device)
-        if self.augmentation is not None:
-            patches = self.augmentation(patches)
+        patches = self._augmented(to_tensor(patches, device=self.device))
         logits = self.infer(patches, **fit_params)
         loss = self.get_loss(logits, labels, X=patches, training=True)
         scaler = getattr(self, "grad_scaler_", None)
@@ -172,29 +202,47 @@ class EncoderNet(NeuralNetClassifier):
     def initialize_module(self):
         super().initialize_module()
         if self.accelerated:
-            self.module_ = self.module_.to(memory_format=torch.channels_last)
+            self.module_ = self.module_.to(memory_format=_module_memory_format(self.module_))
         return self
 
-    def predict_outputs(self, patches, *, embedding=False):
-        """Logits, or pre-logit embeddings, of float32 ``patches`` in batches of ``batch_size``.
+    def _batch(self, source, start):
+        """Rows ``start:start + batch_size`` of a tensor or dict of tensors, on the device.
+
+        A bag's patches keep their layout: the module lays out the lesions it takes from them.
+        """
+        if isinstance(source, Mapping):
+            return {name: values[start:start + self.batch_size].to(self.device,
+                                                                   non_blocking=True)
+                    for name, values in source.items()}
+        batch = source[start:start + self.batch_size].to(self.device, non_blocking=True)
+        return to_device_format(batch)
+
+    def predict_outputs(self, patches, *, embedding=False, output=None):
+        """Logits, pre-logit embeddings or lesion scores of ``patches``, batch by batch.
 
         Faster than skorch's ``forward``: the array is sliced into batches directly instead of
-        being collated sample by sample. Returns a float32 tensor on the CPU.
+        being collated sample by sample. ``patches`` is a float32 array, or a dict of arrays
+        (lesion bags) passed to the module as keyword arguments. ``output`` names the module's
+        method (``"embed"``, ``"lesion_scores"``); ``embedding=True`` means ``"embed"``.
+        Returns a float32 tensor on the CPU.
         """
         module = self.module_
         was_training = module.training
         module.eval()
-        source = torch.from_numpy(patches)
-        forward = module.embed if embedding else module
+        output = output or ("embed" if embedding else None)
+        forward = module if output is None else getattr(module, output)
+        if isinstance(patches, Mapping):
+            source = {name: torch.from_numpy(values) for name, values in patches.items()}
+            n_rows = len(next(iter(source.values())))
+        else:
+            source, n_rows = torch.from_numpy(patches), len(patches)
         outputs = []
         try:
             with torch.inference_mode(), self._mixed_precision():
-                for start in range(0, len(source), self.batch_size):
-                    batch = source[start:start + self.batch_size].to(self.device,
-                                                                     non_blocking=True)
-                    if self.accelerated:
-                        batch = batch.contiguous(memory_format=torch.channels_last)
-                    outputs.append(forward(batch).float().cpu())
+                for start in range(0, n_rows, self.batch_size):
+                    batch = self._batch(source, start)
+                    result = forward(**batch) if isinstance(batch, Mapping) else forward(batch)
+                    outputs.append(result.float().cpu())
         finally:
             module.train(was_training)
         return torch.cat(outputs)
@@ -217,7 +265,7 @@ class EncoderNet(NeuralNetClassifier):
     def place(self, device):
         """Move the module, criterion and optimizer state to ``device`` and run there."""
         device = torch.device(device)
-        memory_format = (torch.channels_last if device.type == "cuda"
+        memory_format = (_module_memory_format(self.module_) if device.type == "cuda"
                          else torch.contiguous_format)
         self.module_.to(device=device, memory_format=memory_format)
         self.criterion_.to(device)

@@ -16,10 +16,12 @@ from tqdm.auto import tqdm
 
 from ..utils import ContentStore, as_store, content_key, list_problems
 from ._cohort_files import PATIENT_COLUMN, cohort_file_stamps, column_names
+from ._lesions import make_lesion_bags
 from ._patch_extraction import (
     LESION_MODES,
     NORMALIZATIONS,
     PATCH_FORMAT_VERSION,
+    PATCH_MODES,
     PatchSettings,
     extract_patches,
 )
@@ -67,12 +69,12 @@ def _result_of_entry(entry):
     return arrays["patches"], lesions
 
 
-def _entry_checker(n_channels, size):
+def _entry_checker(n_channels, patch_shape):
     """A check of a cached entry: the shape the settings give, lesions aligned, no blank patch."""
     def check(entry):
         patches = entry.arrays.get("patches")
-        if (patches is None or patches.dtype != np.float32 or patches.ndim != 4
-                or patches.shape[1:] != (n_channels, size, size) or len(patches) == 0):
+        if (patches is None or patches.dtype != np.float32
+                or patches.shape[1:] != (n_channels, *patch_shape) or len(patches) == 0):
             raise ValueError("the patches have the wrong type or shape")
         if any(len(entry.arrays.get(name, ())) != len(patches) for name in _LESION_ARRAYS):
             raise ValueError("the lesion records do not match the patches")
@@ -83,16 +85,17 @@ def _entry_checker(n_channels, size):
 
 
 class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
-    """Axial tumour patches from NIfTI volumes, one or more per patient, as a 4D array.
+    """Tumour patches from NIfTI or DICOM volumes, 2D, 2.5D or 3D, per patient or per lesion.
 
     For every patient (a row of the cohort DataFrame) the extractor reads each sequence and
     the tumour mask, reorients them to RAS+, optionally resamples the axial plane, finds the
     axial slice where the tumour is largest, cuts a box around the tumour on it (and on
     ``context_slices`` neighbours either side: 2.5D input), resizes the box to
     ``size x size``, normalises the intensities of each sequence and stacks the sequences as
-    channels. The pure functions that do each step are public too (see :func:`load_nifti`
-    and the See Also section). Patches are in the radiological display orientation:
-    anterior at the top, the patient's right on the left.
+    channels. With ``mode="3d"`` it resamples a box around the same centre instead, giving
+    volumes ``(C, z, y, x)``. The pure functions that do each step are public too (see
+    :func:`load_nifti` and the See Also section). Patches are in the radiological display
+    orientation: anterior at the top, the patient's right on the left.
 
     Parameters
     ----------
@@ -101,19 +104,26 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         Every sequence must lie on the mask's voxel grid (same shape and affine).
     mask_column : str, default="mask_path"
         Column with the path of the binary tumour mask (1 = tumour, any lesion).
-    size : int, default=128
-        Patch height and width in pixels.
+    size : int or tuple of 3 int, default=128
+        Patch height and width in pixels. With ``mode="3d"``: voxels of the 3D patch along
+        ``(x, y, z)`` (right-left, anterior-posterior, slices), or one int for a cube; the
+        patch is then ``(C, z, y, x)``: ``size=(32, 32, 16)`` gives ``(C, 16, 32, 32)``.
     context_slices : int, default=0
         Neighbouring slices taken on each side of the tumour's slice; the edge slice is
-        repeated beyond the volume. ``0`` gives 2D patches.
+        repeated beyond the volume. ``0`` gives 2D patches, more gives 2.5D patches. Must be
+        0 with ``mode="3d"``.
     margin : float, default=0.5
         Without ``spacing``: the patch covers a square (in mm) whose side is the tumour's
         larger in-plane extent times ``1 + 2 * margin``, so the tumour fills the same share of
-        every patch (like the hand-cut regions of interest of the original study).
-    spacing : float or pair of float, optional
-        If given, the axial plane is resampled to this spacing (mm) and the patch is
-        ``size x size`` pixels of it centred on the tumour: a fixed field of view of
-        ``size * spacing`` mm that keeps tumour size visible. ``margin`` is then not used.
+        every patch (like the hand-cut regions of interest of the original study). In 3D a
+        cube (in mm) whose side is twice the largest distance from the centre to the
+        lesion's bounding box, times ``1 + 2 * margin``.
+    spacing : float or tuple of float, optional
+        If given, the axial plane is resampled to this spacing (mm, one number or ``(x, y)``)
+        and the patch is ``size x size`` pixels of it centred on the tumour: a fixed field of
+        view of ``size * spacing`` mm that keeps tumour size visible. ``margin`` is then not
+        used. With ``mode="3d"``: the voxel spacing of the 3D patch (mm, one number or
+        ``(x, y, z)``), whose field of view is then ``size * spacing`` mm along each axis.
     normalization : {"zscore", "zscore_tumour"} or None, default="zscore"
         Per sequence, clip at the 0.5th and 99.5th percentiles and z-score, with statistics
         from the tumour's axial slice: over the body (pixels above the slice's Otsu
@@ -125,11 +135,21 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         Columns of ``image_columns`` in channel order; a column may repeat, e.g.
         ``("t1c_path", "t1c_path", "t2_path")`` for the original code's [T1C, T1C, T2].
         Default: ``image_columns`` in order.
-    lesion : {"largest", "all"}, default="largest"
+    lesion : {"largest", "all", "bags"}, default="largest"
         Lesions are the 3D connected components of the mask (26-connectivity).
         ``"largest"``: one patch per patient, centred on the largest lesion. ``"all"``: one
         patch per lesion, largest first within each patient; :meth:`extract` says which
-        patient and lesion each patch belongs to.
+        patient and lesion each patch belongs to (more rows than patients: not a Pipeline
+        step). ``"bags"``: every lesion, one row per patient: ``transform`` returns lesion
+        bags (:func:`make_lesion_bags`), the input of a lesion-level
+        :class:`CNNEncoder` (``lesion_aggregation``), so the step fits in a Pipeline.
+    max_lesions : int, optional
+        With ``lesion="all"`` or ``"bags"``: at most this many lesions per patient, the
+        largest. ``None`` keeps every lesion; bags are as wide as the patient with most.
+    mode : {"2d", "3d"}, default="2d"
+        ``"2d"``: axial patches ``(C, size, size)`` (2.5D with ``context_slices``).
+        ``"3d"``: a box resampled around the lesion (:func:`resample_crop_3d`), centred like
+        the 2D patch on the lesion's largest axial slice, which is its slice ``z // 2``.
     n_jobs : int, optional
         Patients processed in parallel (joblib); ``None`` means 1 unless in a joblib context.
         The patches do not depend on it.
@@ -153,6 +173,10 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         Its column names.
     n_channels_ : int
         ``C = len(channel_order) * (2 * context_slices + 1)``.
+    spacing_ : tuple of float or None
+        ``spacing`` as validated: ``(x, y)`` in 2D, ``(x, y, z)`` in 3D.
+    patch_shape_ : tuple of int
+        Shape of one channel of a patch: ``(size, size)``, or ``(z, y, x)`` in 3D.
     sequence_columns_ : tuple of str
         ``image_columns`` as validated.
     channel_indices_ : tuple of int
@@ -163,14 +187,16 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
     --------
     load_nifti, reorient_to_ras, resample_in_plane, label_lesions, largest_area_slice,
     tumour_box, crop_with_padding, resize_image, normalize_intensity : The steps.
+    lesion_centre, tumour_cube_side, resample_crop_3d : The 3D steps.
+    make_lesion_bags : How ``lesion="bags"`` packs the lesions of each patient.
 
     Notes
     -----
     ``transform`` returns the patches only; :meth:`extract` returns them with a table of
     one row per patch (patient, lesion, volume, slice). Neither changes the estimator. The
-    output is always a float32 ndarray ``(n_patches, C, size, size)``. ``set_output``
-    is accepted, so that the extractor can sit in a Pipeline configured for pandas output,
-    but it leaves the patches as they are: a 4D array has no table form.
+    output is a float32 ndarray ``(n_patches, C, *patch_shape_)``, or lesion bags.
+    ``set_output`` is accepted, so that the extractor can sit in a Pipeline configured for
+    pandas output, but it leaves the patches as they are: images have no table form.
     ``get_feature_names_out`` names the channels (axis 1). The cohort needs a
     ``patient_id`` column besides the path columns; ``transform`` checks only these
     columns, so a cohort without outcomes can be transformed after fitting on one with
@@ -193,18 +219,26 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
     ['t1c_path[z-1]', 't1c_path[z+0]', 't1c_path[z+1]']
     >>> extractor.extract(cohort).lesions.columns.tolist()
     ['patient_id', 'lesion', 'voxels', 'volume_ml', 'slice']
+    >>> TumourPatchExtractor(mode="3d", size=(24, 24, 8), spacing=3.0).fit_transform(
+    ...     cohort).shape
+    (9, 2, 8, 24, 24)
+    >>> bags = TumourPatchExtractor(size=32, lesion="bags").fit_transform(cohort)
+    >>> len(bags) == len(cohort), bags.dtype.names
+    (True, ('patches', 'volume_ml'))
     """
 
     _parameter_constraints: dict = {
         "image_columns": [list, tuple],
         "mask_column": [str],
-        "size": [Interval(Integral, 1, None, closed="left")],
+        "size": [Interval(Integral, 1, None, closed="left"), list, tuple],
         "context_slices": [Interval(Integral, 0, None, closed="left")],
         "margin": [Interval(Real, 0, 1e6, closed="left")],
         "spacing": [None, Interval(Real, 0, None, closed="neither"), list, tuple, np.ndarray],
         "normalization": [StrOptions({n for n in NORMALIZATIONS if n}), None],
         "channel_order": [None, list, tuple],
         "lesion": [StrOptions(set(LESION_MODES))],
+        "max_lesions": [None, Interval(Integral, 1, None, closed="left")],
+        "mode": [StrOptions(set(PATCH_MODES))],
         "n_jobs": [Integral, None],
         "memory": [None, str, os.PathLike, ContentStore, HasMethods(["cache"])],
         "verbose": ["verbose"],
@@ -212,8 +246,8 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
     def __init__(self, *, image_columns=("t1c_path", "t2_path"), mask_column="mask_path",
                  size=128, context_slices=0, margin=0.5, spacing=None,
-                 normalization="zscore", channel_order=None, lesion="largest", n_jobs=None,
-                 memory=None, verbose=0):
+                 normalization="zscore", channel_order=None, lesion="largest",
+                 max_lesions=None, mode="2d", n_jobs=None, memory=None, verbose=0):
         self.image_columns = image_columns
         self.mask_column = mask_column
         self.size = size
@@ -223,6 +257,8 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         self.normalization = normalization
         self.channel_order = channel_order
         self.lesion = lesion
+        self.max_lesions = max_lesions
+        self.mode = mode
         self.n_jobs = n_jobs
         self.memory = memory
         self.verbose = verbose
@@ -241,24 +277,42 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
                              f"{columns}")
         return columns, tuple(columns.index(c) for c in order)
 
+    def _resolve_size(self):
+        """``size`` as an int (2D) or a triple of ints (3D)."""
+        if isinstance(self.size, Integral) and not isinstance(self.size, bool):
+            return int(self.size) if self.mode == "2d" else (int(self.size),) * 3
+        values = tuple(self.size)
+        if (self.mode == "2d" or len(values) != 3 or not all(
+                isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in values)):
+            wanted = "an int" if self.mode == "2d" else "an int or 3 ints (x, y, z)"
+            raise ValueError(f"size must be {wanted} >= 1 with mode={self.mode!r}, got "
+                             f"{self.size!r}")
+        return tuple(int(v) for v in values)
+
     def _resolve_spacing(self):
         if self.spacing is None:
             return None
-        message = ("spacing must be None, a positive number or a pair of them (mm), got "
-                   f"{self.spacing!r}")
+        n_axes = 3 if self.mode == "3d" else 2
+        names = "(x, y)" if n_axes == 2 else "(x, y, z)"
+        message = (f"spacing must be None, a positive number or {n_axes} of them {names} in mm "
+                   f"with mode={self.mode!r}, got {self.spacing!r}")
         try:
             values = np.atleast_1d(np.asarray(self.spacing, dtype=np.float64))
         except (TypeError, ValueError):
             raise ValueError(message) from None
-        if values.size not in (1, 2) or not (np.isfinite(values).all() and (values > 0).all()):
+        if values.size not in (1, n_axes) or not (np.isfinite(values).all()
+                                                  and (values > 0).all()):
             raise ValueError(message)
-        return tuple(float(v) for v in np.broadcast_to(values, (2,)))
+        return tuple(float(v) for v in np.broadcast_to(values, (n_axes,)))
 
     def _settings(self):
         """The parameters that change the patches (they key the cache)."""
-        return PatchSettings(size=int(self.size), context_slices=int(self.context_slices),
+        # Bags are packed from the "all" patches: both share the cache.
+        lesion = "all" if self.lesion == "bags" else self.lesion
+        return PatchSettings(size=self._resolve_size(), context_slices=int(self.context_slices),
                              margin=float(self.margin), spacing=self.spacing_,
-                             normalization=self.normalization, lesion=self.lesion)
+                             normalization=self.normalization, lesion=lesion, mode=self.mode,
+                             max_lesions=None if lesion == "largest" else self.max_lesions)
 
     def _check_frame(self, X):
         if not isinstance(X, pd.DataFrame):
@@ -287,11 +341,17 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
             The fitted extractor.
         """
         self.sequence_columns_, self.channel_indices_ = self._resolve_columns()
+        if self.mode == "3d" and self.context_slices != 0:
+            raise ValueError(f"context_slices={self.context_slices} adds neighbouring slices as "
+                             "channels of 2D patches; a 3D patch holds the slices already: "
+                             "use context_slices=0 with mode='3d'")
+        self._resolve_size()
         self.spacing_ = self._resolve_spacing()
         as_store(self.memory)
         self._check_frame(X)
         validate_data(self, X, skip_check_array=True)
         self.n_channels_ = len(self.channel_indices_) * (2 * int(self.context_slices) + 1)
+        self.patch_shape_ = self._settings().patch_shape
         return self
 
     def _jobs(self, X):
@@ -305,7 +365,8 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
     def _extract_all(self, jobs):
         """(result, error) of every job: cache hits loaded here, the rest in joblib workers."""
         store = as_store(self.memory)
-        check = _entry_checker(self.n_channels_, int(self.size))
+        check = _entry_checker(self.n_channels_, jobs[0]["settings"].patch_shape if jobs
+                               else ())
         keys = [content_key(PATCH_FORMAT_VERSION, job["file_stamps"], job["channels"],
                             job["settings"]) for job in jobs]
         outcomes = [None] * len(jobs)
@@ -339,12 +400,14 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
         Returns
         -------
         result : TumourPatches
-            ``patches``: float32 ndarray ``(n_patches, n_channels_, size, size)``;
+            ``patches``: float32 ndarray ``(n_patches, n_channels_, *patch_shape_)``;
             ``lesions``: DataFrame of one row per patch (in the same order) with
             ``patient_id``, ``lesion`` (0 = the patient's largest), ``voxels``,
-            ``volume_ml`` (after resampling when ``spacing`` is set) and ``slice`` (axial
-            index in the RAS+ volume). ``n_patches`` is the number of patients, or of
-            lesions with ``lesion="all"``.
+            ``volume_ml`` (after resampling when ``spacing`` is set in 2D) and ``slice``
+            (index of the lesion's largest axial slice in the RAS+ volume, the centre of its
+            patch). ``n_patches`` is the number of patients, or of lesions with
+            ``lesion="all"`` or ``"bags"`` (one patch per lesion here; :meth:`transform`
+            packs them into bags).
 
         Raises
         ------
@@ -369,7 +432,7 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
                    for i, ((_, lesions), _) in enumerate(outcomes) for lesion in lesions]
         lesions = pd.DataFrame(records, columns=list(LESION_COLUMNS))
         if not outcomes:
-            patches = np.empty((0, self.n_channels_, int(self.size), int(self.size)),
+            patches = np.empty((0, self.n_channels_, *self._settings().patch_shape),
                                dtype=np.float32)
         else:
             patches = np.concatenate([patches for (patches, _), _ in outcomes])
@@ -388,11 +451,15 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
         Returns
         -------
-        patches : numpy.ndarray of float32, shape (n_patches, n_channels_, size, size)
+        patches : numpy.ndarray of float32, shape (n_patches, n_channels_, *patch_shape_)
             ``n_patches`` is the number of patients, or of lesions with ``lesion="all"``
-            (:meth:`extract` says which patch is whose).
+            (:meth:`extract` says which patch is whose). With ``lesion="bags"``: lesion bags,
+            one per patient (:func:`make_lesion_bags`).
         """
-        return self.extract(X).patches
+        result = self.extract(X)
+        if self.lesion == "bags":
+            return make_lesion_bags(result.patches, result.lesions)
+        return result.patches
 
     def get_feature_names_out(self, input_features=None):
         """Names of the channels (axis 1 of the patches).

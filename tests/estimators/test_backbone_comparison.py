@@ -155,3 +155,60 @@ def test_each_backbone_its_own_pretrained_weights(tiny_cohort, tmp_path, monkeyp
                               random_state=0)
     assert used == [("test_resnet", weights)] * 2 + [("test_efficientnet", None)] * 2
     assert table.index.tolist() == ["test_resnet", "test_efficientnet"]
+
+
+SMALL_3D = {"widen_factor": 0.125, "conv1_t_size": 3, "conv1_t_stride": 2}
+GEOMETRIES = {
+    "2D": {"backbone": "test_resnet"},
+    "2.5D": {"backbone": "test_resnet", "extractor_params": {"context_slices": 1}},
+    "3D": {"backbone": "monai:resnet10", "patch_size": (16, 16, 8),
+           "extractor_params": {"mode": "3d", "spacing": 4.0},
+           "encoder_params": {"backbone_params": SMALL_3D}},
+    "bags": {"backbone": "test_resnet", "lesion_aggregation": "max"},
+}
+
+
+def test_candidates_with_their_own_patches_match_cross_val_predict(tiny_cohort, monkeypatch):
+    extractions, transform = [], TumourPatchExtractor.fit_transform
+
+    def counted_transform(self, *args, **kwargs):
+        extractions.append(1)
+        return transform(self, *args, **kwargs)
+
+    monkeypatch.setattr(TumourPatchExtractor, "fit_transform", counted_transform)
+    y = _labels(tiny_cohort)
+    candidates = {**GEOMETRIES, "2D again": {"backbone": "test_efficientnet"}}
+    table, scores = compare_backbones(tiny_cohort, y, backbones=candidates, cv=FOLDS,
+                                      patch_size=32, encoder_params=ENCODER_PARAMS,
+                                      random_state=0, return_scores=True)
+    # One extraction per distinct patch setting: "2D again" reuses the 2D patches.
+    assert len(extractions) == 4
+    assert table.index.tolist() == list(candidates)
+    monkeypatch.setattr(TumourPatchExtractor, "fit_transform", transform)
+    references = {
+        "2D": (TumourPatchExtractor(size=32), {"backbone": "test_resnet"}),
+        "2.5D": (TumourPatchExtractor(size=32, context_slices=1), {"backbone": "test_resnet"}),
+        "3D": (TumourPatchExtractor(size=(16, 16, 8), mode="3d", spacing=4.0),
+               {"backbone": "monai:resnet10", "backbone_params": SMALL_3D}),
+        "bags": (TumourPatchExtractor(size=32, lesion="bags"),
+                 {"backbone": "test_resnet", "lesion_aggregation": "max"}),
+    }
+    for name, (extractor, params) in references.items():
+        inputs = extractor.fit_transform(tiny_cohort)
+        expected = cross_val_predict(CNNEncoder(random_state=0, **ENCODER_PARAMS, **params),
+                                     inputs, y, cv=FOLDS, method="predict_proba")[:, 1]
+        np.testing.assert_allclose(scores[name], expected, rtol=1e-5, atol=1e-7)
+        assert table.loc[name, "auc"] == pytest.approx(roc_auc_score(y, expected), abs=1e-12)
+
+
+def test_bad_candidates_are_refused_before_training(tiny_cohort, trainings):
+    y = _labels(tiny_cohort)
+    with pytest.raises(ValueError, match=r"candidate '3D' sets \['mode'\]"):
+        compare_backbones(tiny_cohort, y, backbones={"3D": {"mode": "3d"}})
+    with pytest.raises(ValueError, match="unknown backbone 'densenet-3d'"):
+        compare_backbones(tiny_cohort, y, backbones={"densenet-3d": {}})
+    with pytest.raises(ValueError, match="context_slices=1 adds neighbouring slices"):
+        compare_backbones(tiny_cohort, y, backbones={"3D": {
+            "backbone": "monai:resnet10", "extractor_params": {"mode": "3d",
+                                                               "context_slices": 1}}})
+    assert not trainings

@@ -117,3 +117,36 @@ def test_clinical_model_on_the_real_hcc_tace_seg_table(shared_data):
     # the public table lacks most labs: the model uses what is present
     model = make_clinical_model().fit(cohort, y)
     assert set(model.named_steps["columns"].get_feature_names_out()) <= set(cohort.columns)
+
+
+def test_lesion_aggregation_reaches_the_extractor_and_the_encoder():
+    from tacelearn.estimators import image_branch
+
+    default = make_dltr(backbone="resnet18")
+    assert default.named_steps["patches"].lesion == "largest"
+    assert default.named_steps["encoder"].lesion_aggregation is None
+    for rule in ("max", "volume_mean", "attention"):
+        model = make_dltr(backbone="resnet18", lesion_aggregation=rule)
+        assert model.named_steps["patches"].lesion == "bags"
+        assert model.named_steps["encoder"].lesion_aggregation == rule
+        branch = image_branch(lesion_aggregation=rule)
+        assert branch.named_steps["encoder"].estimator.lesion_aggregation == rule
+        for factory in (make_dltr_lr, make_dltr_mlp):
+            image = factory(lesion_aggregation=rule).named_steps["features"].transformers[0][1]
+            assert image.named_steps["patches"].lesion == "bags"
+            assert image.named_steps["encoder"].estimator.lesion_aggregation == rule
+    three_d = make_dltr(backbone="monai:resnet18", patch_size=(32, 32, 16),
+                        extractor_params={"mode": "3d", "spacing": 3.0})
+    assert three_d.named_steps["patches"].size == (32, 32, 16)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"lesion_aggregation": "mean"}, "lesion_aggregation must be one of"),
+    ({"lesion_aggregation": "max", "extractor_params": {"lesion": "all"}},
+     "contradicts lesion_aggregation='max'"),
+    ({"extractor_params": {"lesion": "bags"}}, "contradicts lesion_aggregation='largest'"),
+    ({"encoder_params": {"lesion_aggregation": "max"}}, "pass lesion_aggregation as an argument"),
+])
+def test_contradictory_lesion_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_dltr(backbone="resnet18", **kwargs)

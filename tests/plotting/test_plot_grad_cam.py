@@ -100,3 +100,44 @@ def test_from_estimator_draws_analytic_grad_cam():
                                        atol=1e-6)
             np.testing.assert_array_equal(display.images_[row, column].get_array(),
                                           patches[row, column])
+
+
+def test_3d_patches_show_their_middle_slice_or_the_one_asked_for():
+    rng = np.random.default_rng(1)
+    patches = rng.normal(size=(2, 2, 5, 8, 8))
+    heatmaps = rng.random((2, 5, 8, 8))
+    display = GradCamDisplay(patches=patches, heatmaps=heatmaps).plot()
+    for row in range(2):
+        for column in range(2):
+            # The middle slice (5 // 2 = 2): the lesion's largest axial slice.
+            np.testing.assert_array_equal(display.images_[row, column].get_array(),
+                                          patches[row, column, 2])
+            np.testing.assert_array_equal(display.overlays_[row, column].get_array(),
+                                          heatmaps[row, 2])
+    chosen = GradCamDisplay(patches=patches, heatmaps=heatmaps).plot(axial_slice=4)
+    np.testing.assert_array_equal(chosen.images_[1, 1].get_array(), patches[1, 1, 4])
+    with pytest.raises(ValueError, match=r"axial_slice must be an int in \[0, 4\]"):
+        GradCamDisplay(patches=patches, heatmaps=heatmaps).plot(axial_slice=5)
+    with pytest.raises(ValueError, match=r"heatmaps must have shape \(n, D, H, W\)"):
+        GradCamDisplay(patches=patches, heatmaps=heatmaps[:, 0]).plot()
+
+
+def test_from_estimator_draws_analytic_3d_grad_cam():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    # As in 2D: with a 1x1x1 convolution summing the channels as the layer, Grad-CAM is
+    # ReLU(channel sum) scaled to [0, 1] over the whole volume; the display shows slice 1.
+    conv = nn.Conv3d(2, 1, kernel_size=1, bias=False)
+    head = nn.Linear(1, 2, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        head.weight.copy_(torch.tensor([[-1.0], [1.0]]))
+    model = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), head)
+    patches = np.random.default_rng(0).normal(size=(2, 2, 3, 6, 6)).astype(np.float32)
+    display = GradCamDisplay.from_estimator(model, patches, layer="0")
+    for row in range(2):
+        evidence = np.maximum(patches[row].sum(axis=0), 0.0)
+        expected = (evidence - evidence.min()) / (evidence.max() - evidence.min())
+        np.testing.assert_allclose(display.overlays_[row, 0].get_array(), expected[1],
+                                   atol=1e-6)

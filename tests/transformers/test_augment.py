@@ -5,7 +5,11 @@ import pytest
 import torch
 from scipy import ndimage
 
-from tacelearn.transformers._augment import PatchAugmentation, spatial_transform
+from tacelearn.transformers._augment import (
+    PatchAugmentation,
+    spatial_transform,
+    spatial_transform_3d,
+)
 
 
 def _patches(n=6, channels=2, height=24, width=24, seed=0):
@@ -77,3 +81,47 @@ def test_same_seed_same_transforms_other_seed_other_transforms():
     assert not torch.equal(first, other)
     assert first.shape == patches.shape
     assert first.dtype == patches.dtype
+
+
+def _volumes(n=4, channels=2, shape=(6, 20, 24), seed=0):
+    rng = np.random.default_rng(seed)
+    smooth = ndimage.gaussian_filter(rng.normal(size=(n, channels, *shape)),
+                                     sigma=(0, 0, 1, 2, 2))
+    return torch.from_numpy(smooth.astype(np.float32))
+
+
+def test_3d_flips_alone_are_exact_numpy_flips_shared_by_all_channels():
+    volumes = _volumes()
+    out = PatchAugmentation(2, max_rotation=0.0, intensity=0.0)(volumes).numpy()
+    source = volumes.numpy()
+    seen = set()
+    for patient in range(len(source)):
+        candidates = {
+            flips: np.flip(source[patient], axis=tuple(axis for axis, flip in zip((1, 2, 3),
+                                                                                 flips) if flip))
+            for flips in np.ndindex(2, 2, 2)
+        }
+        matches = [key for key, flipped in candidates.items()
+                   if np.allclose(out[patient], flipped, atol=1e-5)]
+        assert len(matches) == 1, patient
+        seen.add(matches[0])
+    assert len(seen) > 1
+
+
+@pytest.mark.parametrize("angle", [-10.0, 6.0])
+def test_3d_rotation_is_scipys_in_plane_rotation_of_every_slice(angle):
+    volumes = _volumes(n=1)
+    no = torch.zeros(1, dtype=torch.bool)
+    out = spatial_transform_3d(volumes, torch.tensor([angle]), no, no, no).numpy()[0]
+    inner = (slice(None), slice(5, -5), slice(6, -6))
+    for channel in range(2):
+        expected = ndimage.rotate(volumes.numpy()[0, channel], angle, axes=(2, 1),
+                                  reshape=False, order=1)
+        np.testing.assert_allclose(out[channel][inner], expected[inner], atol=1e-4)
+
+
+def test_every_channel_of_a_3d_patch_moves_together():
+    single = _volumes(n=6, channels=1)
+    out = PatchAugmentation(4, intensity=0.0)(single.repeat(1, 2, 1, 1, 1)).numpy()
+    np.testing.assert_array_equal(out[:, 0], out[:, 1])
+    assert out.shape == (6, 2, 6, 20, 24)
