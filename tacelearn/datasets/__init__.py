@@ -44,6 +44,7 @@ __all__ = [
     "make_tace_cohort",
     "objective_response",
     "read_cohort",
+    "read_dicom",
     "read_dicom_seg",
     "read_dicom_series",
     "read_hcc_tace_seg",
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 _NEEDS_PYDICOM = {
+    "read_dicom": "._dicom_dispatch",
     "read_rtstruct": "._dicom_rtstruct",
     "read_dicom_seg": "._dicom_seg",
     "read_dicom_series": "._dicom_series",

@@ -33,6 +33,16 @@ def read_dicom(path, *, reference=None):
         Rescaled values, or 0/1 for a mask.
     affine : numpy.ndarray of float64, shape (4, 4)
         RAS+ voxel-to-world affine (the reference's, for a mask).
+
+    Examples
+    --------
+    pydicom's own MR test file (one slice, written by nobody here):
+
+    >>> from pydicom.data import get_testdata_file
+    >>> from tacelearn.datasets import read_dicom
+    >>> volume, affine = read_dicom(get_testdata_file("MR_small.dcm"))
+    >>> volume.shape, affine.shape
+    ((64, 64, 1), (4, 4))
     """
     name = fspath(path)
     base, _ = split_selector(name)

@@ -21,7 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from ..metrics import delong_roc_ci, delong_roc_test, delong_roc_variance
-from ..transformers._backbones import PAPER_BACKBONES, check_backbone_name
+from ..transformers import PAPER_BACKBONES, check_backbone_name
 from ._factories import _encoder, _extractor
 
 __all__ = ["compare_backbones"]
@@ -154,9 +154,9 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
         Binary outcome (``objective_response``); the greater label is the case.
     backbones : sequence of str or dict, default=("resnet18", "resnet50", "densenet169", \
 "swin_tiny_patch4_window7_224")
-        timm model names (or ``"monai:..."`` 3D networks); the default is the paper's four. A
-        dict maps each name to its own local pretrained weights file (or None), as the paper
-        fine-tuned ImageNet weights:
+        Names of timm models (or ``"monai:..."`` 3D networks); the default is the paper's
+        four. A dict maps each name to its own local pretrained weights file (or None), as the
+        paper fine-tuned ImageNet weights:
         ``{"resnet18": "weights/resnet18.pth", "densenet169": "weights/densenet169.pth"}``,
         or maps a row label to a dict of that candidate's own settings, among
         ``"backbone"`` (default: the label), ``"pretrained"``, ``"patch_size"``,

@@ -29,8 +29,14 @@ class ImageBranch(Pipeline):
     ----------
     steps : list of (str, estimator)
         As in :class:`~sklearn.pipeline.Pipeline`.
-    transform_input, memory, verbose
-        As in :class:`~sklearn.pipeline.Pipeline`.
+    transform_input : list of str, optional
+        Names of the metadata parameters of ``fit`` that the steps before the one consuming
+        them transform (needs metadata routing), as in :class:`~sklearn.pipeline.Pipeline`.
+    memory : str or object with the joblib.Memory interface, optional
+        Cache of the fitted transformers (not the last step), as in
+        :class:`~sklearn.pipeline.Pipeline`; ``None`` caches nothing.
+    verbose : bool, default=False
+        Print the time each step takes to fit.
 
     See Also
     --------

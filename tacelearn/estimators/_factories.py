@@ -164,9 +164,9 @@ def make_dltr(*, backbone="densenet169", patch_size=128, extractor_params=None,
     Parameters
     ----------
     backbone : str, default="densenet169"
-        timm model name (the paper's pre-experiment chose DenseNet169 over ResNet18, ResNet50
-        and Swin), or ``"monai:<architecture>"`` for a 3D network on 3D patches (with
-        ``extractor_params={"mode": "3d", ...}``).
+        Name of a timm model (the paper's pre-experiment chose DenseNet169 over ResNet18,
+        ResNet50 and Swin), or ``"monai:<architecture>"`` for a 3D network on 3D patches
+        (with ``extractor_params={"mode": "3d", ...}``).
     patch_size : int or tuple of 3 int, default=128
         Side of the square patches in pixels (the public code cropped 128 px); for 3D
         patches, voxels along ``(x, y, z)`` or one int for a cube.
@@ -223,14 +223,42 @@ def image_branch(*, output="logit", cv=DEFAULT_FUSION_CV, backbone="densenet169"
         With folds, the outputs that train the next step are out-of-fold
         (:class:`~tacelearn.transformers.OutOfFoldTransformer`) and the CNN is then refitted
         on all the data; ``None`` passes in-sample outputs, as the paper did.
-    backbone, patch_size, extractor_params, encoder_params, random_state, lesion_aggregation
-        As in :func:`make_dltr`.
+    backbone : str, default="densenet169"
+        CNN of the encoder: a timm model name or ``"monai:<architecture>"``, as in
+        :func:`make_dltr`.
+    patch_size : int or tuple of 3 int, default=128
+        Patch side in pixels (or 3D patch shape), as in :func:`make_dltr`.
+    extractor_params : dict, optional
+        Further :class:`~tacelearn.transformers.TumourPatchExtractor` parameters, as in
+        :func:`make_dltr`.
+    encoder_params : dict, optional
+        Further :class:`~tacelearn.transformers.CNNEncoder` parameters, as in
+        :func:`make_dltr`.
+    random_state : int, optional
+        Seed of the CNN's initialisation, augmentation and batches.
+    lesion_aggregation : {"largest", "max", "volume_mean", "attention"}, default="largest"
+        How the CNN output of a patient comes from its lesions, as in :func:`make_dltr`.
 
     Returns
     -------
     branch : ImageBranch
         Unfitted; steps ``patches``, ``encoder`` and ``scale``: a Pipeline whose table output
         (``set_output(transform="pandas")``) keeps the cohort's index.
+
+    See Also
+    --------
+    make_dltr_lr, make_dltr_mlp : The fusion models this branch feeds.
+
+    Examples
+    --------
+    >>> from tacelearn.estimators import image_branch
+    >>> branch = image_branch(backbone="resnet18", patch_size=32, cv=3)
+    >>> list(branch.named_steps)
+    ['patches', 'encoder', 'scale']
+    >>> type(branch.named_steps["encoder"]).__name__, branch.named_steps["encoder"].cv
+    ('OutOfFoldTransformer', 3)
+    >>> type(image_branch(cv=None).named_steps["encoder"]).__name__
+    'CNNEncoder'
     """
     _check_options("output", output, _IMAGE_OUTPUTS)
     extractor = _extractor(patch_size, extractor_params, lesion_aggregation)
@@ -262,16 +290,40 @@ def make_dltr_lr(*, columns=None, screen=True, alpha=0.05, dichotomise=True, C=1
 
     Parameters
     ----------
-    columns, screen, alpha, dichotomise, C, unknown_categories
-        Clinical columns, cut-off flags, screening, regularisation and unseen categories as
-        in :func:`make_clinical_model`.
+    columns : sequence of str, optional
+        Clinical columns to consider; default every schema clinical column present in ``X``
+        (as in :func:`make_clinical_model`).
+    screen : bool, default=True
+        Whether to screen the clinical columns univariately; ``False`` keeps all of them.
+    alpha : float, default=0.05
+        Significance level of the screening.
+    dichotomise : bool, default=True
+        Model laboratory values as abnormal flags at the clinical cut-offs, as the paper
+        did; ``False`` keeps raw values.
+    C : float, default=1.0
+        Inverse regularisation strength (L2) of the logistic regression head.
     cv : int, cross-validation generator or None, default=5
         Out-of-fold CNN outputs for the head (see :func:`image_branch`). The default is
         honest stacking: a head fitted on in-sample CNN scores, as in the paper, learns to
         trust scores that are better than any it will see on new patients. ``cv=None``
         reproduces the paper's procedure at a sixth of the training cost.
-    backbone, patch_size, extractor_params, encoder_params, random_state, lesion_aggregation
-        As in :func:`make_dltr`.
+    backbone : str, default="densenet169"
+        CNN of the image branch, as in :func:`make_dltr`.
+    patch_size : int or tuple of 3 int, default=128
+        Patch side in pixels (or 3D patch shape), as in :func:`make_dltr`.
+    extractor_params : dict, optional
+        Further :class:`~tacelearn.transformers.TumourPatchExtractor` parameters, as in
+        :func:`make_dltr`.
+    encoder_params : dict, optional
+        Further :class:`~tacelearn.transformers.CNNEncoder` parameters, as in
+        :func:`make_dltr`.
+    random_state : int, optional
+        Seed of the CNN's initialisation, augmentation and batches.
+    unknown_categories : {"warn", "error", "ignore"}, default="warn"
+        What a categorical value never seen in training does at prediction, as in
+        :func:`make_clinical_model`.
+    lesion_aggregation : {"largest", "max", "volume_mean", "attention"}, default="largest"
+        How the CNN score of a patient comes from its lesions, as in :func:`make_dltr`.
 
     Returns
     -------
@@ -311,12 +363,12 @@ def make_dltr_mlp(*, columns=None, image_output="logit", hidden_layer_sizes=(512
 
     Parameters
     ----------
+    columns : sequence of str, optional
+        Clinical columns; default every schema clinical column present in ``X``.
     image_output : {"logit", "embedding"}, default="logit"
         CNN output passed to the MLP.
     hidden_layer_sizes : tuple of int, default=(512, 512)
         Hidden layers of the MLP.
-    columns : sequence of str, optional
-        Clinical columns; default every schema clinical column present in ``X``.
     mlp_alpha : float, default=1.0
         L2 penalty of the MLP (scikit-learn's ``MLPClassifier(alpha=...)``; tacelearn keeps
         ``alpha`` for significance levels).
@@ -324,10 +376,24 @@ def make_dltr_mlp(*, columns=None, image_output="logit", hidden_layer_sizes=(512
         Epochs of the MLP's Adam solver (it stops earlier once the loss stops improving).
     cv : int, cross-validation generator or None, default=5
         Out-of-fold CNN outputs for the head, as in :func:`make_dltr_lr`.
-    backbone, patch_size, extractor_params, encoder_params, random_state, lesion_aggregation
-        As in :func:`make_dltr`; ``random_state`` also seeds the MLP.
+    backbone : str, default="densenet169"
+        CNN of the image branch, as in :func:`make_dltr`.
+    patch_size : int or tuple of 3 int, default=128
+        Patch side in pixels (or 3D patch shape), as in :func:`make_dltr`.
+    extractor_params : dict, optional
+        Further :class:`~tacelearn.transformers.TumourPatchExtractor` parameters, as in
+        :func:`make_dltr`.
+    encoder_params : dict, optional
+        Further :class:`~tacelearn.transformers.CNNEncoder` parameters, as in
+        :func:`make_dltr`.
+    random_state : int, optional
+        Seed of the CNN's initialisation, augmentation and batches, and of the MLP's
+        weight initialisation.
     unknown_categories : {"warn", "error", "ignore"}, default="warn"
-        As in :func:`make_clinical_model`.
+        What a categorical value never seen in training does at prediction, as in
+        :func:`make_clinical_model`.
+    lesion_aggregation : {"largest", "max", "volume_mean", "attention"}, default="largest"
+        How the CNN output of a patient comes from its lesions, as in :func:`make_dltr`.
 
     Returns
     -------

@@ -293,7 +293,7 @@ def _restore_encoders(folder, config, contents, built, device):
     import torch
     from safetensors.torch import load as load_tensors
 
-    from ..transformers._encoder import resolve_device
+    from ..transformers import resolve_device
 
     try:
         resolved = resolve_device(device)

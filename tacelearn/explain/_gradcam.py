@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..transformers import CNNEncoder, unpack_lesion_bags
-from ..transformers._lesions import is_lesion_bags
+from ..transformers import CNNEncoder, is_lesion_bags, unpack_lesion_bags
 
 __all__ = ["DominantLesions", "default_cam_layer", "dominant_lesion_patches", "grad_cam"]
 
@@ -27,7 +26,32 @@ _INTERPOLATION = {2: "bilinear", 3: "trilinear"}
 
 
 class DominantLesions(NamedTuple):
-    """The patch of each patient's most weighty lesion, and that lesion's number."""
+    """The patch of each patient's most weighty lesion, and that lesion's number.
+
+    What :func:`dominant_lesion_patches` returns: a named tuple, so it also unpacks as
+    ``patches, lesion = result``.
+
+    Parameters
+    ----------
+    patches : numpy.ndarray of shape (n_patients, C, ...)
+        For each patient, the patch of the lesion that weighs most in its score (2D
+        ``(C, rows, cols)`` or 3D ``(C, z, y, x)`` after the patient axis).
+    lesion : numpy.ndarray of int of shape (n_patients,)
+        The number of that lesion within its patient's bag (0 = the largest lesion).
+
+    See Also
+    --------
+    dominant_lesion_patches : Picks the lesions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tacelearn.explain import DominantLesions
+    >>> result = DominantLesions(np.zeros((2, 1, 4, 4), dtype=np.float32), np.array([0, 1]))
+    >>> result.patches.shape, result.lesion.tolist()
+    ((2, 1, 4, 4), [0, 1])
+    >>> patches, lesion = result
+    """
 
     patches: np.ndarray
     lesion: np.ndarray

@@ -10,6 +10,7 @@ calibration curve is R's default ``loess(y ~ p)`` (:func:`tacelearn.stats.loess_
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -419,8 +420,14 @@ def calibration_metrics(y_true, y_prob, *, confidence_level=0.95, n_resamples=10
     ------
     ValueError
         One class only, probabilities outside [0, 1] or non-finite, a length mismatch,
-        probabilities of exactly 0 or 1 with ``epsilon=None``, or a loess neighbourhood of
-        zero width (more than ``span * n`` patients with one prediction).
+        or probabilities of exactly 0 or 1 with ``epsilon=None``.
+
+    Warns
+    -----
+    RuntimeWarning
+        When a loess neighbourhood has zero width (at least ``span * n`` patients share one
+        prediction, as with a model of a few binary factors): ICI, E50, E90 and Emax are NaN,
+        the other metrics are reported.
 
     See Also
     --------
@@ -476,7 +483,13 @@ def calibration_metrics(y_true, y_prob, *, confidence_level=0.95, n_resamples=10
     linear_predictor, n_clipped = clipped_logit(probabilities, epsilon)
     (intercept, slope), (intercept_ci, slope_ci) = _wald_intervals(is_case, linear_predictor, z)
     brier, scaled_brier = _brier_scores(is_case, probabilities)
-    ici, e50, e90, emax = _loess_errors(is_case, probabilities, span)
+    try:
+        ici, e50, e90, emax = _loess_errors(is_case, probabilities, span)
+    except ValueError as error:  # few distinct probabilities: no loess neighbourhood is wide
+        # A model of a few binary factors gives ties; the GLM and Brier quantities still hold.
+        warnings.warn(f"ICI, E50, E90 and Emax are undefined ({error}); reported as NaN",
+                      RuntimeWarning, stacklevel=2)
+        ici = e50 = e90 = emax = np.nan
     resampled = np.array([_resampled_metrics(is_case, probabilities, indices, span)
                           for indices in _resample_indices(is_case, n_resamples, stratified,
                                                            random_state)])

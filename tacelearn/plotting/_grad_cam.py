@@ -148,6 +148,8 @@ class GradCamDisplay:
         Returns
         -------
         display : GradCamDisplay
+            This display, with ``channels_``, ``images_``, ``overlays_``, ``axes_`` and
+            ``figure_`` set.
         """
         patches, heatmaps = _check_patches_and_heatmaps(self.patches, self.heatmaps,
                                                         axial_slice)
@@ -202,21 +204,39 @@ class GradCamDisplay:
             (:func:`tacelearn.explain.dominant_lesion_patches`).
         target : int, default=1
             Class whose evidence is mapped (1: objective response).
-        layer : str, optional
+        layer : str or torch.nn.Module, optional
             Layer to take the activations from; default the backbone family's last
             convolutional stage (see :func:`tacelearn.explain.grad_cam`).
-        channel_names, patient_labels
-            As in the constructor.
-        ax, channels, alpha, cmap, axial_slice, **kwargs
-            As in :meth:`plot`.
+        channel_names : sequence of str, optional
+            Name of each channel of the patches, as in the constructor. Default:
+            ``("T1C", "T2")`` for two channels, ``("T1C", "T1C", "T2")`` for three.
+        patient_labels : sequence of str, optional
+            Row labels, one per patch (per patient for lesion bags), as in the constructor.
+        ax : array-like of matplotlib.axes.Axes of shape (n, n_columns), optional
+            Axes to draw on, one for each patch and channel shown; a new figure otherwise
+            (see :meth:`plot`).
+        channels : sequence of str or int, optional
+            Channels to show, by name or index; default the first channel of each distinct
+            name (see :meth:`plot`).
+        alpha : float, default=0.4
+            Opacity of the heatmap.
+        cmap : str or matplotlib.colors.Colormap, default="jet"
+            Colour map of the heatmap, on the fixed range [0, 1].
+        axial_slice : int, optional
+            For 3D patches, the slice shown (index along the depth axis); default the middle
+            one, ``D // 2``.
+        **kwargs : dict
+            Passed to ``Axes.imshow`` for the heatmaps.
 
         Returns
         -------
         display : GradCamDisplay
+            The display, drawn: its ``channels_``, ``images_``, ``overlays_``, ``axes_`` and
+            ``figure_`` are set.
         """
         # Imported here so that the other Displays never load torch.
         from ..explain import dominant_lesion_patches, grad_cam
-        from ..transformers._lesions import is_lesion_bags
+        from ..transformers import is_lesion_bags
 
         if is_lesion_bags(X):
             X = dominant_lesion_patches(encoder, X).patches

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib.pyplot as plt
 
 from ..plotting import (
@@ -76,10 +78,17 @@ def _calibration(y, named, split, title, folder, settings):
     figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4.6),
                                 squeeze=False)
     for ax, (name, scores) in zip(axes[0], models):
-        CalibrationCurveDisplay.from_predictions(
-            y, scores, name=name, n_resamples=min(settings.n_resamples, 200),
-            random_state=settings.random_state, ax=ax)
         ax.set_title(name, fontsize=10)
+        try:
+            CalibrationCurveDisplay.from_predictions(
+                y, scores, name=name, n_resamples=min(settings.n_resamples, 200),
+                random_state=settings.random_state, ax=ax)
+        except ValueError as error:  # tied predictions (a few binary factors): no loess curve
+            warnings.warn(f"no calibration curve of {name}, {title}: {error}", RuntimeWarning,
+                          stacklevel=2)
+            ax.text(0.5, 0.5, "no loess curve:\ntoo many tied predictions", ha="center",
+                    va="center", transform=ax.transAxes)
+            continue
         legend_below(ax)
     figure.suptitle(f"Calibration (loess, 95% bootstrap band): {title}", fontsize=11)
     return save_figure(figure, folder / f"calibration_{split}.png",

@@ -17,7 +17,7 @@ from .. import __version__
 from ..datasets import validate_cohort
 from ..estimators import save_model
 from ..stats import baseline_table
-from ..transformers._weights_cache import CACHE_NAMESPACE as WEIGHTS_NAMESPACE
+from ..transformers import WEIGHTS_CACHE_NAMESPACE as WEIGHTS_NAMESPACE
 from ..utils import atomic_directory, atomic_write_text
 from ._analysis import (
     LABEL,

@@ -308,8 +308,7 @@ class StudySettings:
 # ------------------------------------------------------------------------------- checks
 def _check_cnn(settings):
     problems = []
-    from ..transformers._backbones import check_backbone_name
-    from ..transformers._encoder import resolve_device
+    from ..transformers import check_backbone_name, resolve_device
 
     try:
         check_backbone_name(settings.backbone)

@@ -1,9 +1,12 @@
 """Transformers of the cohort: tumour patches (2D, 2.5D, 3D, per lesion), the CNN encoder,
 clinical screening.
 
-``CNNEncoder`` is imported on first use (PEP 562): it pulls in torch, timm and torchvision,
-which clinical-only users and the patch extractor's worker processes do not need.
+``CNNEncoder`` and the other names of the CNN modules are imported on first use (PEP 562): they
+pull in torch, timm and torchvision, which clinical-only users and the patch extractor's worker
+processes do not need.
 """
+
+import importlib
 
 from ._correlation_filter import CorrelationFilter
 from ._cutoffs import ClinicalCutoffEncoder, source_column
@@ -24,14 +27,25 @@ from ._image import (
     voxel_spacing,
 )
 from ._image_3d import lesion_centre, resample_crop_3d, tumour_cube_side
-from ._lesions import make_lesion_bags, unpack_lesion_bags
+from ._lesions import is_lesion_bags, make_lesion_bags, unpack_lesion_bags
 from ._out_of_fold import OutOfFoldTransformer
 from ._patches import TumourPatchExtractor
 from ._radiomics import RadiomicsExtractor, default_radiomics_settings
 from ._univariate import UnivariateSelector
 
+#: Names of the modules that import torch, loaded by __getattr__ on first use.
+_NEEDS_TORCH = {
+    "CNNEncoder": "._encoder",
+    "resolve_device": "._encoder",
+    "PAPER_BACKBONES": "._backbones",
+    "check_backbone_name": "._backbones",
+    "WEIGHTS_CACHE_NAMESPACE": "._weights_cache",
+}
+
 __all__ = [
     "CNNEncoder",
+    "PAPER_BACKBONES",
+    "WEIGHTS_CACHE_NAMESPACE",
     "ClinicalCutoffEncoder",
     "CorrelationFilter",
     "OutOfFoldTransformer",
@@ -39,10 +53,12 @@ __all__ = [
     "TumourPatchExtractor",
     "UnivariateSelector",
     "context_slice_indices",
+    "check_backbone_name",
     "crop_with_padding",
     "default_radiomics_settings",
     "label_lesions",
     "largest_area_slice",
+    "is_lesion_bags",
     "lesion_centre",
     "load_nifti",
     "load_volume",
@@ -53,6 +69,7 @@ __all__ = [
     "reorient_to_ras",
     "resample_crop_3d",
     "resample_in_plane",
+    "resolve_device",
     "resize_image",
     "source_column",
     "tumour_box",
@@ -63,10 +80,12 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name == "CNNEncoder":
-        from ._encoder import CNNEncoder
+    if name == "WEIGHTS_CACHE_NAMESPACE":
+        from ._weights_cache import CACHE_NAMESPACE
 
-        return CNNEncoder
+        return CACHE_NAMESPACE
+    if name in _NEEDS_TORCH:
+        return getattr(importlib.import_module(_NEEDS_TORCH[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -60,7 +60,37 @@ def backbone_versions(name):
 
 
 def check_backbone_name(name):
-    """Return ``name`` if timm or MONAI can build it offline, else raise a ValueError."""
+    """Return ``name`` if timm or MONAI can build it offline, else raise a ValueError.
+
+    Parameters
+    ----------
+    name : str
+        A timm architecture name (``"densenet169"``) or ``"monai:<architecture>"`` for a 3D
+        network of MONAI (``"monai:resnet18"``).
+
+    Returns
+    -------
+    name : str
+        ``name`` unchanged.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    ValueError
+        If neither library knows it, or it names a Hub or folder configuration instead of an
+        architecture (weights come from a local file through ``pretrained``).
+
+    Examples
+    --------
+    >>> from tacelearn.transformers import PAPER_BACKBONES, check_backbone_name
+    >>> [check_backbone_name(name) for name in PAPER_BACKBONES[:2]]
+    ['resnet18', 'resnet50']
+    >>> check_backbone_name("resnet-18")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown backbone 'resnet-18': not a timm model name ...
+    """
     if not isinstance(name, str):
         raise TypeError(f"backbone must be a timm model name (str), got {name!r}")
     if is_monai_backbone(name):

@@ -47,8 +47,35 @@ VALIDATION_FRACTION = 0.2
 def resolve_device(device, *, fallback_to_cpu=False):
     """The torch device for ``device`` ("auto", "cpu", "cuda", "cuda:1" or a torch.device).
 
-    ``"auto"`` is CUDA when present, else the CPU. An unavailable CUDA device is an error,
-    unless ``fallback_to_cpu`` (used when loading a net trained elsewhere).
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` is CUDA when present, else the CPU; ``"cpu"``, ``"cuda"`` or
+        ``"cuda:<index>"`` name a device.
+    fallback_to_cpu : bool, default=False
+        Give the CPU when a CUDA device is asked for but absent (used when loading a net
+        trained elsewhere) instead of raising.
+
+    Returns
+    -------
+    device : torch.device
+        The device to compute on.
+
+    Raises
+    ------
+    TypeError
+        If ``device`` is neither a string nor a torch.device.
+    ValueError
+        If it names another kind of device, or CUDA is asked for, absent and
+        ``fallback_to_cpu`` is False.
+
+    Examples
+    --------
+    >>> from tacelearn.transformers import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("cuda:0", fallback_to_cpu=True).type in ("cuda", "cpu")
+    True
     """
     if isinstance(device, torch.device):
         device = str(device)

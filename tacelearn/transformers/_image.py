@@ -179,7 +179,7 @@ def load_volume(path, *, reference=None):
     if not os.path.exists(base):
         raise FileNotFoundError(f"image file not found: {fspath(path)}")
     # pydicom is imported only when a DICOM input is met.
-    from ..datasets._dicom_dispatch import read_dicom
+    from ..datasets import read_dicom
 
     return read_dicom(path, reference=reference)
 
@@ -272,6 +272,18 @@ def _check_header_sizes(name, image, shape):
 def voxel_spacing(affine):
     """Voxel sizes (mm) along the three array axes: the lengths of the affine's columns.
 
+    Parameters
+    ----------
+    affine : array-like, shape (4, 4)
+        Voxel-to-world affine of the volume (a NIfTI ``qform``/``sform``); only its upper
+        left 3 x 3 block is used, so rotations and flips do not change the result.
+
+    Returns
+    -------
+    spacing : numpy.ndarray of float64, shape (3,)
+        The Euclidean norm of each of the first three columns of the affine: the spacing
+        along array axes 0, 1 and 2, always non-negative.
+
     Examples
     --------
     >>> import numpy as np
@@ -291,7 +303,9 @@ def reorient_to_ras(volume, affine):
     Parameters
     ----------
     volume : numpy.ndarray, shape (x, y, z)
+        The image or mask, indexed along its stored array axes.
     affine : numpy.ndarray, shape (4, 4)
+        Voxel-to-world affine of ``volume``; it decides which axes are flipped and permuted.
 
     Returns
     -------
@@ -332,7 +346,11 @@ def resample_in_plane(volume, affine, spacing, *, order=1):
     Parameters
     ----------
     volume : numpy.ndarray, shape (x, y, z)
+        The image or mask to resample; axes 0 and 1 form the axial plane, axis 2 the slices
+        (a RAS+ volume, see :func:`reorient_to_ras`).
     affine : numpy.ndarray, shape (4, 4)
+        Voxel-to-world affine of ``volume``; its column lengths give the current spacing
+        (see :func:`voxel_spacing`).
     spacing : float or pair of float
         Target spacing (mm) along axes 0 and 1.
     order : {0, 1}, default=1
@@ -436,6 +454,7 @@ def largest_area_slice(mask):
     Returns
     -------
     index : int
+        The index along axis 2 of the slice with the largest tumour area.
 
     Raises
     ------
@@ -465,6 +484,22 @@ def context_slice_indices(index, n_slices, context_slices):
 
     Beyond the first or last slice the edge slice is repeated, so the result always holds
     ``2 * context_slices + 1`` indices.
+
+    Parameters
+    ----------
+    index : int
+        The central slice (for instance the one :func:`largest_area_slice` chose).
+    n_slices : int
+        Number of slices in the volume; indices are clipped to ``[0, n_slices - 1]``.
+    context_slices : int
+        Number of neighbouring slices taken on each side of ``index``; 0 gives the central
+        slice alone.
+
+    Returns
+    -------
+    indices : numpy.ndarray of int, shape (2 * context_slices + 1,)
+        ``index - context_slices`` to ``index + context_slices`` in increasing order, with
+        out-of-range indices replaced by the nearest edge slice.
 
     Examples
     --------
@@ -515,7 +550,8 @@ def tumour_box(mask_slice, *, margin=0.5, pixel_spacing=(1.0, 1.0), shape=None):
         Non-zero inside the tumour.
     margin : float, default=0.5
         Without ``shape``: the box is a square in millimetres whose side is the tumour's
-        larger extent times ``1 + 2 * margin``.
+        larger extent times ``1 + 2 * margin``, and at least one pixel wider than the tumour
+        on every side.
     pixel_spacing : pair of float, default=(1.0, 1.0)
         Pixel size (mm) along rows and columns.
     shape : pair of int, optional
@@ -552,8 +588,9 @@ def tumour_box(mask_slice, *, margin=0.5, pixel_spacing=(1.0, 1.0), shape=None):
     if shape is None:
         spacing = np.asarray(pixel_spacing, dtype=np.float64)
         side_mm = (extent * spacing).max() * (1.0 + 2.0 * margin)
-        # Grow each side by a whole number of pixels on both ends: the centre stays exact.
-        grow = np.maximum(np.round((side_mm / spacing - extent) / 2.0), 0).astype(int)
+        # Grow each side by a whole number of pixels on both ends: the centre stays exact. At
+        # least one pixel, so that a one-pixel lesion's patch shows its surroundings too.
+        grow = np.maximum(np.round((side_mm / spacing - extent) / 2.0), 1).astype(int)
         start, sides = first - grow, extent + 2 * grow
     else:
         sides = np.asarray(shape, dtype=int)
@@ -567,13 +604,23 @@ def crop_with_padding(image, box, *, fill_value=0.0):
     Parameters
     ----------
     image : numpy.ndarray, shape (..., rows, cols)
+        The image (or a stack of images along the leading axes) to crop.
     box : tuple of 4 int
         ``(row_start, row_stop, col_start, col_stop)``, half-open, possibly out of bounds.
     fill_value : float, default=0.0
+        Value given to the pixels of the box that lie outside ``image``; it is cast to
+        ``image``'s dtype.
 
     Returns
     -------
     crop : numpy.ndarray, shape (..., row_stop - row_start, col_stop - col_start)
+        A new array of ``image``'s dtype: the pixels of ``image`` inside the box, and
+        ``fill_value`` where the box reaches beyond it.
+
+    Raises
+    ------
+    ValueError
+        If the box is empty (``row_stop <= row_start`` or ``col_stop <= col_start``).
 
     Examples
     --------
@@ -605,6 +652,8 @@ def resize_image(image, shape, *, order=1):
     Parameters
     ----------
     image : numpy.ndarray, shape (..., rows, cols)
+        The image (or a stack of images along the leading axes, which are left as they are)
+        to resize.
     shape : pair of int
         Output ``(rows, cols)``.
     order : {0, 1}, default=1
@@ -643,6 +692,8 @@ def otsu_threshold(values, *, bins=256):
     values : array-like
         Intensities (any shape).
     bins : int, default=256
+        Number of equal-width histogram bins between the minimum and maximum of ``values``;
+        the threshold is one of the bin edges.
 
     Returns
     -------

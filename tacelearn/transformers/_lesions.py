@@ -37,7 +37,29 @@ class LesionScores(NamedTuple):
 
 
 def is_lesion_bags(X):
-    """Whether ``X`` is a lesion-bag array (see :func:`make_lesion_bags`)."""
+    """Whether ``X`` is a lesion-bag array (see :func:`make_lesion_bags`).
+
+    Parameters
+    ----------
+    X : object
+        Anything: patches, bags, a DataFrame.
+
+    Returns
+    -------
+    is_bags : bool
+        True for a structured numpy array with the bag fields, one record per patient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tacelearn.transformers import is_lesion_bags, make_lesion_bags
+    >>> patches = np.zeros((3, 2, 8, 8), dtype=np.float32)
+    >>> lesions = pd.DataFrame({"patient_id": ["P1", "P1", "P2"], "lesion": [0, 1, 0],
+    ...                         "volume_ml": [4.0, 1.0, 2.0]})
+    >>> is_lesion_bags(make_lesion_bags(patches, lesions)), is_lesion_bags(patches)
+    (True, False)
+    """
     names = getattr(getattr(X, "dtype", None), "names", None) or ()
     return isinstance(X, np.ndarray) and set(BAG_FIELDS) <= set(names)
 

@@ -185,8 +185,13 @@ class TumourPatchExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
     See Also
     --------
-    load_nifti, reorient_to_ras, resample_in_plane, label_lesions, largest_area_slice,
-    tumour_box, crop_with_padding, resize_image, normalize_intensity : The steps.
+    load_nifti : Read a NIfTI volume and its affine (the first step).
+    reorient_to_ras : Flip and permute the axes of the sequences and the mask to RAS+.
+    resample_in_plane : Resample the axial plane to ``spacing`` (2D, when it is given).
+    label_lesions : Split the mask into lesions, largest first.
+    largest_area_slice : Find the axial slice where a lesion is largest.
+    tumour_box, crop_with_padding, resize_image, normalize_intensity : The 2D steps that
+        cut the box around the tumour, resize it and normalise its intensities.
     lesion_centre, tumour_cube_side, resample_crop_3d : The 3D steps.
     make_lesion_bags : How ``lesion="bags"`` packs the lesions of each patient.
 

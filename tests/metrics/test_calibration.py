@@ -231,11 +231,25 @@ def test_bad_input_is_refused(y, p, message, metric):
 
 def test_too_few_neighbours_and_collapsed_neighbourhoods_are_refused():
     with pytest.raises(ValueError, match="at least 4"):
-        calibration_metrics([0, 1, 0, 1], [0.2, 0.4, 0.6, 0.8])
+        loess_calibration_errors([0, 1, 0, 1], [0.2, 0.4, 0.6, 0.8])
     p = np.r_[np.full(40, 0.3), np.linspace(0.4, 0.9, 10)]
     y = np.arange(50) % 2
     with pytest.raises(ValueError, match="share one value"):
-        calibration_metrics(y, p)
+        loess_calibration_errors(y, p)
+
+
+def test_tied_predictions_leave_the_loess_metrics_undefined_and_the_others_reported():
+    # A model of a few binary factors: 40 of 50 patients share one prediction, so no loess
+    # neighbourhood has width; the GLM quantities and the Brier score are still defined.
+    p = np.r_[np.full(40, 0.3), np.linspace(0.4, 0.9, 10)]
+    y = np.arange(50) % 2
+    with pytest.warns(RuntimeWarning, match="ICI, E50, E90 and Emax are undefined"):
+        result = calibration_metrics(y, p, n_resamples=20, random_state=0)
+    assert np.isnan([result.ici, result.e50, result.e90, result.emax]).all()
+    citl, slope = statsmodels_fits(y, p)
+    assert result.calibration_intercept == pytest.approx(citl.params[0], rel=1e-8)
+    assert result.calibration_slope == pytest.approx(slope.params[1], rel=1e-8)
+    assert result.brier == pytest.approx(brier_score_loss(y, p))
 
 
 def test_curve_band_covers_the_truth_and_is_nan_outside_the_data():

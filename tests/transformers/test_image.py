@@ -288,13 +288,23 @@ def test_tumour_box_is_centred_square_in_mm_with_margin(rows, cols, spacing, mar
     assert ((r0 + r1 - 1) / 2, (c0 + c1 - 1) / 2) == tumour_centre
     extent_mm = max((rows[1] - rows[0]) * spacing[0], (cols[1] - cols[0]) * spacing[1])
     wanted = extent_mm * (1 + 2 * margin)
-    # Whole pixels on both sides: each side is within one pixel either side of the target.
-    assert abs((r1 - r0) * spacing[0] - wanted) <= spacing[0] + 1e-9 or r1 - r0 == rows[1] - rows[0]
-    assert abs((c1 - c0) * spacing[1] - wanted) <= spacing[1] + 1e-9 or c1 - c0 == cols[1] - cols[0]
+    # Whole pixels on both sides: each side is within one pixel either side of the target, or
+    # the tumour plus the one-pixel rim every box keeps.
+    assert (abs((r1 - r0) * spacing[0] - wanted) <= spacing[0] + 1e-9
+            or r1 - r0 == rows[1] - rows[0] + 2)
+    assert (abs((c1 - c0) * spacing[1] - wanted) <= spacing[1] + 1e-9
+            or c1 - c0 == cols[1] - cols[0] + 2)
+    assert min(rows[0] - r0, cols[0] - c0, r1 - rows[1], c1 - cols[1]) >= 1
     assert r0 <= rows[0]
     assert c0 <= cols[0]
     assert r1 >= rows[1]
     assert c1 >= cols[1]
+
+
+def test_a_one_pixel_tumour_keeps_a_rim_of_one_pixel():
+    mask = np.zeros((9, 9), dtype=bool)
+    mask[4, 6] = True
+    assert tumour_box(mask, margin=0.5) == (3, 6, 5, 8)
 
 
 def test_tumour_box_of_fixed_shape():
