@@ -185,7 +185,8 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
     random_state : int, optional
         Seed of every CNN's initialisation, augmentation and batches.
     n_jobs : int, optional
-        Folds trained in parallel (joblib); ``None`` means 1 unless in a joblib context.
+        Trainings run in parallel (joblib), one task per backbone and fold, all in one pool;
+        ``None`` means 1 unless in a joblib context (a Dask cluster runs them on its workers).
     return_scores : bool, default=False
         Also return the out-of-fold probabilities.
     lesion_aggregation : {"largest", "max", "volume_mean", "attention"}, default="largest"
@@ -263,22 +264,27 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
     _check_folds(folds, y, len(y))
 
     patches = {key: extractor.fit_transform(cohort) for key, extractor in extractors.items()}
+    # One pool over every (backbone, fold) pair: with two backbones and five folds all ten
+    # trainings run side by side, not five at a time (the same on a Dask cluster).
+    jobs = [(column, fold) for column in range(len(names)) for fold in range(len(folds))]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_fold)(templates[names[column]],
+                           patches[candidates[names[column]].extractor_key()], y, *folds[fold])
+        for column, fold in jobs
+    )
     scores = np.empty((len(y), len(names)))
+    seconds = np.zeros(len(names))
+    for (column, fold), (fold_scores, fold_seconds) in zip(jobs, results):
+        scores[folds[fold][1], column] = fold_scores
+        seconds[column] += fold_seconds
     rows = []
-    for column, name in enumerate(names):
-        inputs = patches[candidates[name].extractor_key()]
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_fold)(templates[name], inputs, y, train, test)
-            for train, test in folds
-        )
-        for (_, test), (fold_scores, _) in zip(folds, results):
-            scores[test, column] = fold_scores
+    for column in range(len(names)):
         fold_aucs = [delong_roc_variance(y[test], scores[test, column], pos_label=classes[1])[0]
                      for _, test in folds]
         auc = delong_roc_variance(y, scores[:, column], pos_label=classes[1])[0]
         low, high = delong_roc_ci(y, scores[:, column], pos_label=classes[1])
         rows.append([auc, low, high, np.mean(fold_aucs), np.std(fold_aucs, ddof=1),
-                     sum(seconds for _, seconds in results), np.nan])
+                     seconds[column], np.nan])
 
     table = pd.DataFrame(rows, index=pd.Index(names, name="backbone"),
                          columns=list(COMPARISON_COLUMNS))

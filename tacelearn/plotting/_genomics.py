@@ -59,7 +59,8 @@ class VolcanoDisplay:
     threshold_lines_ : list of matplotlib.lines.Line2D
         The fold-change lines and the p-value line of the q-value threshold.
     labels_ : list of matplotlib.text.Annotation
-        Names of the most significant genes.
+        Names of the most significant genes, each placed where it overlaps no other (one
+        that finds no free place around its point is left out).
     ax_ : matplotlib.axes.Axes
         The axes drawn on.
     figure_ : matplotlib.figure.Figure
@@ -149,9 +150,8 @@ class VolcanoDisplay:
             genes = np.asarray(self.genes, dtype=object)
             ranked = np.flatnonzero(significant)
             ranked = ranked[np.lexsort((pvalue[ranked], qvalue[ranked]))][:n_labels]
-            self.labels_ = [ax.annotate(str(genes[i]), (change[i], height[i]), fontsize=7,
-                                        xytext=(3, 3), textcoords="offset points")
-                            for i in ranked]
+            self.labels_ = _place_labels(ax, [(str(genes[i]), change[i], height[i])
+                                              for i in ranked])
         comparison = (f" ({self.comparison[0]} / {self.comparison[1]})"
                       if self.comparison is not None else "")
         ax.set_xlabel(f"log2 fold change{comparison}")
@@ -727,3 +727,30 @@ class CellFractionDisplay:
         """
         fractions = deconvolve(expression, signature)
         return cls.from_fractions(fractions, groups, reference=reference, ax=ax, **kwargs)
+
+
+#: Where a gene's label may sit around its point, in points, tried in this order.
+_LABEL_OFFSETS = ((3, 3), (3, -10), (-3, 3), (-3, -10), (3, 12), (-3, 12), (3, -19), (-3, -19))
+
+
+def _place_labels(ax, labels):
+    """Annotate each ``(text, x, y)`` at the first offset where it overlaps no earlier label.
+
+    The most significant genes come first and keep the best places; a label that finds no
+    free place is left out rather than drawn over another one.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    placed, boxes = [], []
+    for text, x, y in labels:
+        for dx, dy in _LABEL_OFFSETS:
+            annotation = ax.annotate(text, (x, y), fontsize=7, xytext=(dx, dy),
+                                     textcoords="offset points",
+                                     ha="left" if dx > 0 else "right")
+            box = annotation.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(other) for other in boxes):
+                placed.append(annotation)
+                boxes.append(box)
+                break
+            annotation.remove()
+    return placed
+

@@ -16,7 +16,7 @@ from ..transformers import source_column
 __all__ = ["build_models", "image_settings", "screen_clinical_factors"]
 
 
-def image_settings(settings, cache_dir):
+def image_settings(settings, cache_dir, *, verbose=False):
     """Keyword arguments shared by every CNN model, with the caches switched on.
 
     The patch cache is keyed on files and parameters and the CNN cache on patches, labels and
@@ -26,12 +26,14 @@ def image_settings(settings, cache_dir):
     extractor = {"n_jobs": settings.n_jobs, **settings.extractor_params}
     encoder = {"max_epochs": settings.max_epochs, "batch_size": settings.batch_size,
                "lr": settings.lr, "pretrained": settings.pretrained,
-               "device": settings.device, **settings.encoder_params}
+               "device": settings.device, "verbose": int(bool(verbose)),
+               **settings.encoder_params}
     if cache_dir is not None:
         extractor.setdefault("memory", str(Path(cache_dir)))
         encoder.setdefault("memory", str(Path(cache_dir)))
     return {"backbone": settings.backbone, "patch_size": settings.patch_size,
             "extractor_params": extractor, "encoder_params": encoder,
+            "lesion_aggregation": settings.lesion_aggregation,
             "random_state": settings.random_state}
 
 
@@ -60,7 +62,7 @@ def screen_clinical_factors(cohort, y, rows, alpha):
     return factors, [source_column(f) for f in factors], table
 
 
-def build_models(settings, *, screened, cache_dir):
+def build_models(settings, *, screened, cache_dir, verbose=False):
     """Unfitted pipelines of the requested models, in the order of ``settings.models``.
 
     Parameters
@@ -71,8 +73,10 @@ def build_models(settings, *, screened, cache_dir):
         without screening again, as the paper fitted its models on pre-screened factors.
     cache_dir : path-like or None
         The patch, radiomics and CNN caches.
+    verbose : bool, default=False
+        Draw a progress bar over each CNN training's epochs.
     """
-    image = image_settings(settings, cache_dir)
+    image = image_settings(settings, cache_dir, verbose=verbose)
     radiomics_extractor = {"n_jobs": settings.n_jobs}
     if cache_dir is not None:
         radiomics_extractor["memory"] = str(Path(cache_dir))

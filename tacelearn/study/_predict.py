@@ -28,6 +28,25 @@ def _configure(model, unknown_categories, cache_dir):
             value.set_params(memory=store)
 
 
+#: What an empty column (every value missing) means to a saved model, by kind of column.
+EMPTY_COLUMN_MEANING = (
+    "a column may be present but empty: a missing clinical number is imputed with the "
+    "training median, a missing category is its own 'missing' category, and image and mask "
+    "paths cannot be empty"
+)
+
+
+def _check_columns(model, cohort):
+    """Refuse a cohort without a column the model was fitted on, naming all of them."""
+    needed = getattr(model, "feature_names_in_", None)
+    if needed is None:
+        return
+    missing = sorted(set(needed) - set(cohort.columns))
+    if missing:
+        raise ValueError(f"the cohort lacks {len(missing)} column(s) the model reads: "
+                         f"{', '.join(missing)}; add them ({EMPTY_COLUMN_MEANING})")
+
+
 def predict_cohort(model_path, cohort, *, out=None, overwrite=False,
                    unknown_categories="warn", cache_dir=None):
     """Score every patient of ``cohort`` with the model saved at ``model_path``.
@@ -60,7 +79,9 @@ def predict_cohort(model_path, cohort, *, out=None, overwrite=False,
     Raises
     ------
     ValueError
-        If a score is not a finite probability (the patients are named): nothing is written.
+        If the cohort lacks a column the model reads (all are listed, sorted, with what an
+        empty column means), or a score is not a finite probability (the patients are
+        named): nothing is written.
 
     See Also
     --------
@@ -86,6 +107,7 @@ def predict_cohort(model_path, cohort, *, out=None, overwrite=False,
         raise FileExistsError(f"output file already exists: {out} (use --overwrite)")
     model = load_model(model_path)
     _configure(model, unknown_categories, cache_dir)
+    _check_columns(model, cohort)
     positive = list(model.classes_).index(1)
     probability = np.asarray(model.predict_proba(cohort)[:, positive], dtype=float)
     bad = ~np.isfinite(probability)

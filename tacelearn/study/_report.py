@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..utils import atomic_write_text, format_estimate_ci, format_number, format_pvalue
 from ._html import HtmlReport
+from ._lesion_section import lesion_summary
 from ._presentation import (
     calibration_display,
     delong_display,
@@ -169,6 +170,24 @@ def _survival_section(report, tables, figures, settings):
     _figures(report, figures, "Survival")
 
 
+def _lesions_section(report, tables, settings):
+    lesions = tables.get("lesions")
+    if lesions is None or lesions.empty:
+        return
+    summary = lesion_summary(lesions, settings)
+    rule = settings.lesion_aggregation
+    report.section("Lesions")
+    report.paragraph(
+        f"Every lesion of every patient (the mask's connected components, largest first) "
+        f"scored on its own by {summary.attrs['model']}'s CNN. Patient scores come from "
+        + ("the largest lesion only (the paper's rule); the other lesions are scored here "
+           "with weight 0." if rule == "largest" else
+           f"the lesions' log-odds pooled by '{rule}' with the weights shown.")
+        + " Full table: tables/lesions.csv.", note=True)
+    report.table(summary, caption="Lesions per split and the largest lesion's share of the "
+                                  "patient's score")
+
+
 def _radiogenomics_section(report, tables, figures):
     report.section("Radiogenomics")
     names = {"radiogenomics_differential_expression": "Differential expression",
@@ -233,6 +252,7 @@ def write_report(folder, summary, tables, figures, settings):
     _survival_section(report, tables, by_section, settings)
     report.section("Scores")
     _figures(report, by_section, "Scores")
+    _lesions_section(report, tables, settings)
     if by_section["Explanation"]:
         report.section("Explanation")
         report.paragraph("Grad-CAM of the DLTR CNN: where in the T1C and T2 patches the "

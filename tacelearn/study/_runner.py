@@ -30,6 +30,7 @@ from ._analysis import (
 from ._calibration_section import calibration_table, recalibrated_scores
 from ._figures import draw_figures
 from ._fitting import build_models, screen_clinical_factors
+from ._lesion_section import lesion_model, study_lesion_table
 from ._progress import Notes, Progress
 from ._report import write_report
 from ._settings import CNN_MODELS, MODEL_LABELS, settings_from_options
@@ -350,7 +351,8 @@ def _fit(cohort, settings, cache, progress, notes):
         screened, columns, screening = screen_clinical_factors(
             cohort, y, screen_rows, settings.screening_alpha)
     progress.say(f"screened factors: {', '.join(screened) or 'none'}")
-    models = build_models(settings, screened=columns, cache_dir=cache)
+    models = build_models(settings, screened=columns, cache_dir=cache,
+                          verbose=progress.verbose)
     X_train, y_train = cohort[train], y[train].astype(int)
     for name, model in models.items():
         trained_before = _trained_networks(cache)
@@ -410,6 +412,9 @@ def _evaluate(cohort, settings, fitted, context, folder, radiogenomics, progress
         tables["validation_centres_pooled"] = pooled
     with progress.stage("survival", "survival by score group"), notes.collect("survival"):
         tables["survival"] = survival_table(scores, cohort, settings, models)
+    if lesion_model(fitted) is not None:
+        with progress.stage("lesions", "every lesion's CNN score"), notes.collect("lesions"):
+            tables["lesions"] = study_lesion_table(fitted, cohort, settings)
     tables["tripod_ai"] = tripod_checklist(cohort, settings, screened=context["screened"],
                                            label=LABEL)
     with progress.stage("figures", "figures"), notes.collect("figures"):

@@ -95,6 +95,10 @@ class StudySettings:
         paper's in-sample fusion.
     image_output : {"logit", "embedding"}, default="logit"
         What DLTR_MLP receives from the CNN.
+    lesion_aggregation : {"largest", "max", "volume_mean", "attention"}, default="largest"
+        How the CNN models turn lesions into a patient's score: the largest lesion's patch
+        (the paper's), or every lesion scored and pooled (see docs/lesions-3d.md). The report
+        then has a Lesions section with every lesion's score and weight.
     mlp_hidden_layer_sizes : tuple of int, default=(512, 512)
         DLTR_MLP's hidden layers.
     radiomics_settings : str, optional
@@ -167,6 +171,10 @@ class StudySettings:
                                      kind="optional_int")
     image_output: str = _setting("logit", "what DLTR_MLP receives from the CNN", kind="str",
                                  choices=("logit", "embedding"))
+    lesion_aggregation: str = _setting("largest", "lesions behind a patient's CNN score: the "
+                                       "largest (the paper's) or all, pooled by max, "
+                                       "volume_mean or attention", kind="str",
+                                       choices=("largest", "max", "volume_mean", "attention"))
     mlp_hidden_layer_sizes: tuple = _setting((512, 512), "hidden layers of DLTR_MLP, e.g. "
                                              "512,512", kind="ints", aliases=("--mlp-hidden",))
     radiomics_settings: str | None = _setting(None, "PyRadiomics parameter file (YAML) of the "

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 from skorch.history import History
 from torch import nn
@@ -33,6 +33,7 @@ from ._encoder_inputs import check_encoder_inputs, encoder_inputs, validate_enco
 from ._encoder_net import EncoderModule, EncoderNet, match_frozen_parameters
 from ._lesion_pooling import LESION_AGGREGATIONS, LesionBagModule
 from ._lesions import LesionScores
+from ._progress import EpochProgress
 from ._weights_cache import WEIGHTS_FORMAT_VERSION, load_weights, store_weights
 
 __all__ = ["CNNEncoder"]
@@ -208,7 +209,9 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         of a study share one training, and how a grid search over a fusion head avoids
         re-training the CNN for every candidate. A loaded fit has no optimizer state.
     verbose : int, default=0
-        0 is silent; 1 or more prints skorch's epoch table and a tqdm progress bar.
+        0 is silent; 1 draws one progress bar over the epochs on stderr (loss, validation
+        loss and AUC when ``early_stopping`` holds patients out, ETA); 2 or more prints
+        skorch's epoch table and a bar over the batches instead.
 
     Attributes
     ----------
@@ -365,7 +368,14 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.early_stopping is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor="valid_loss", patience=self.early_stopping, load_best=True)))
-        if self.verbose:
+        if self.verbose and self.early_stopping is not None:
+            # The held-out patients' AUC beside the losses, for whoever watches the training.
+            callbacks.append(("valid_auc", EpochScoring("roc_auc", lower_is_better=False,
+                                                        name="valid_auc")))
+        if self.verbose == 1:
+            callbacks.append(("epoch_progress", EpochProgress(
+                description=f"{self.backbone} training")))
+        elif self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
 
@@ -483,7 +493,8 @@ class CNNEncoder(ClassifierMixin, TransformerMixin, BaseEstimator):
             iterator_train__shuffle=True,
             callbacks=self._callbacks(),
             device=str(device),
-            verbose=int(self.verbose),
+            # verbose=1 is one bar over the epochs (EpochProgress); 2 adds skorch's table.
+            verbose=int(self.verbose >= 2),
             **optimizer_kwargs,
             **training,
         )

@@ -50,6 +50,31 @@ def test_volcano_points_thresholds_and_labels():
     assert ax.get_xlabel() == "log2 fold change (high / low)"
 
 
+def test_volcano_labels_of_crowded_genes_never_overlap():
+    # Thirty significant genes on nearly the same spot: each label must find a free place
+    # or be left out; brute force over every pair of drawn labels.
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"gene": [f"GENE{i:02d}" for i in range(30)],
+                          "log2_fold_change": 2.0 + rng.normal(0, 1e-3, 30),
+                          "pvalue": 1e-6 * (1 + 1e-4 * rng.permutation(30))})
+    # Two far genes set the axes' scale, so that the thirty stay crowded on the page.
+    far = pd.DataFrame({"gene": ["FAR1", "FAR2"], "log2_fold_change": [-4.0, 4.0],
+                        "pvalue": [0.5, 1e-9]})
+    table = pd.concat([table, far], ignore_index=True)
+    table["qvalue"] = np.minimum(table["pvalue"] * 32, 1.0)
+    display = VolcanoDisplay.from_table(table, n_labels=30)
+    renderer = display.figure_.canvas.get_renderer()
+    boxes = [label.get_window_extent(renderer) for label in display.labels_]
+    assert 3 <= len(boxes) < 30
+    for i, first in enumerate(boxes):
+        for second in boxes[i + 1:]:
+            assert not first.overlaps(second)
+    # The most significant gene keeps its label.
+    best = table.loc[table["pvalue"].idxmin(), "gene"]
+    assert best in [label.get_text() for label in display.labels_]
+    plt.close(display.figure_)
+
+
 def test_volcano_from_expression_uses_welch_by_default():
     rng = np.random.default_rng(0)
     expression = pd.DataFrame(rng.normal(8.0, 1.0, size=(24, 30)),

@@ -195,6 +195,20 @@ def test_predict_refuses_nan_scores_naming_the_patients(cohort, tmp_path):
     assert not out.exists()
 
 
+def test_predict_lists_missing_columns_sorted_and_says_what_empty_means(cohort, tmp_path):
+    y = cohort["objective_response"].astype(int)
+    folder = save_model(make_clinical_model(screen=False).fit(cohort, y), tmp_path / "m")
+    out = tmp_path / "scores.csv"
+    with pytest.raises(ValueError, match=r"lacks 3 column\(s\) the model reads: afp, ascites, "
+                                         r"tace_type; add them \(a column may be present but "
+                                         r"empty: .*training median"):
+        predict_cohort(folder, cohort.drop(columns=["tace_type", "afp", "ascites"]), out=out)
+    assert not out.exists()
+    # An empty column is accepted and imputed, as the message says.
+    empty = cohort.assign(afp=np.nan)
+    assert np.isfinite(predict_cohort(folder, empty)["score"]).all()
+
+
 # ------------------------------------------- finding 13: unseen categories, non-binary targets
 def test_unseen_categories_are_named_or_refused(cohort, tmp_path):
     y = cohort["objective_response"].astype(int)

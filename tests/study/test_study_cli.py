@@ -54,7 +54,7 @@ def test_report_folder_is_complete(report, summary):
     assert {"table1_baseline", "table2_performance", "table2_subgroups", "delong_tests",
             "comparisons", "calibration", "validation_optimism", "validation_centres_pooled",
             "decision_curves", "survival", "scores", "tripod_ai",
-            "radiogenomics_gsea"} <= tables
+            "radiogenomics_gsea", "lesions"} <= tables
     assert not list(report.parent.glob(".*partial"))  # no temporary folder left behind
 
 
@@ -65,6 +65,24 @@ def test_table2_auc_matches_sklearn_on_the_written_scores(report):
     for (model, split), rows in scores.groupby(["model", "split"]):
         expected = roc_auc_score(rows["objective_response"], rows["score"])
         assert auc[(model, split)] == pytest.approx(expected, abs=1e-12)
+
+
+def test_lesion_table_lists_the_generators_lesions_and_dltrs_scores(report, demo):
+    lesions = pd.read_csv(report / "tables" / "lesions.csv")
+    # The generator's own truth table: every lesion the mask holds, with its voxel count.
+    truth = pd.read_csv(demo / "cohort" / "lesions.csv").dropna(subset=["lesion"])
+    truth = truth.astype({"lesion": int, "mask_voxels": int})
+    merged = lesions.merge(truth, on=["patient_id", "lesion"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all()
+    assert (merged["voxels"] == merged["mask_voxels"]).all()
+    # The paper's rule: the largest lesion carries the patient's score, the others weight 0,
+    # and DLTR's written score is its largest lesion's own score.
+    assert set(lesions["rule"]) == {"largest"}
+    assert (lesions["weight"] == (lesions["lesion"] == 0)).all()
+    dltr = pd.read_csv(report / "tables" / "scores.csv").query("model == 'dltr'")
+    largest = lesions[lesions["lesion"] == 0].set_index("patient_id")["lesion_score"]
+    np.testing.assert_allclose(largest.loc[dltr["patient_id"]], dltr["score"], rtol=1e-5)
+    assert re.search(r"<h2 id=\"s\d+\">Lesions</h2>", (report / "index.html").read_text())
 
 
 def test_the_same_number_reads_the_same_everywhere(report, summary):

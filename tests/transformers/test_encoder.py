@@ -250,11 +250,23 @@ def test_read_only_and_fortran_input(fitted, data):
     np.testing.assert_array_equal(refit.predict_proba(X), fitted.predict_proba(X))
 
 
-def test_verbose_prints_epochs_and_a_progress_bar(data, capsys):
+def test_verbose_draws_an_epoch_bar_and_verbose_2_the_epoch_table(data, capsys):
     X, y = data
     CNNEncoder(**FAST).fit(X, y)
-    assert capsys.readouterr().out == ""
-    CNNEncoder(**FAST, verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ""
+    # verbose=1: one bar over the epochs on stderr, with the losses and the held-out AUC.
+    CNNEncoder(**{**FAST, "max_epochs": 2}, early_stopping=5, verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "resnet18 training" in captured.err
+    assert "2/2" in captured.err
+    assert "epoch" in captured.err
+    assert "valid AUC=" in captured.err
+    assert "loss=" in captured.err
+    # verbose=2: skorch's epoch table on stdout and its bar over the batches.
+    CNNEncoder(**FAST, verbose=2).fit(X, y)
     captured = capsys.readouterr()
     assert "train_loss" in captured.out
     assert "it/s" in captured.err or "s/it" in captured.err
