@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo quick-demo test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/tacelearn demo --out tacelearn-demo
+
+quick-demo: $(STAMP)
+	$(BIN)/tacelearn demo --quick --out tacelearn-quick-demo
 
 # The report test renders index.html in headless Chromium: install it from the system's packages
 # where that is possible (root with apt-get); otherwise that one test is skipped.
@@ -34,4 +37,4 @@ bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) tacelearn-demo .pytest_cache
+	rm -rf $(VENV) tacelearn-demo tacelearn-quick-demo .pytest_cache

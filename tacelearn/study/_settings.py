@@ -81,7 +81,8 @@ class StudySettings:
     screening_alpha : float, default=0.05
         Significance level of the univariate screening.
     backbone : str, default="densenet169"
-        The timm backbone of the CNN.
+        The timm backbone of the CNN, or ``"monai:<network>"`` for a 3D network of MONAI
+        (with ``extractor_params={"mode": "3d"}``; see docs/lesions-3d.md).
     patch_size : int, default=128
         Patch side in pixels.
     max_epochs, batch_size, lr : int, int, float, default=20, 32, 5e-4
@@ -157,7 +158,9 @@ class StudySettings:
                               kind="str", choices=("train", "train+internal"))
     screening_alpha: float = _setting(0.05, "significance level of the screening",
                                       kind="probability")
-    backbone: str = _setting("densenet169", "timm backbone of the CNN", kind="str")
+    backbone: str = _setting("densenet169", "timm backbone of the CNN, or monai:<network> for "
+                             "a 3D one (with extractor params {\"mode\": \"3d\"})",
+                             kind="str")
     patch_size: int = _setting(128, "patch side in pixels", kind="positive_int")
     max_epochs: int = _setting(20, "CNN training epochs", kind="positive_int",
                                aliases=("--epochs",))
