@@ -23,7 +23,8 @@ def image_settings(settings, cache_dir, *, verbose=False):
     training parameters, so DLTR and the fusion models train each distinct CNN once: fitting
     them one after the other is all it takes to share the trainings.
     """
-    extractor = {"n_jobs": settings.n_jobs, **settings.extractor_params}
+    extractor = {"n_jobs": settings.n_jobs, "verbose": int(bool(verbose)),
+                 **settings.extractor_params}
     encoder = {"max_epochs": settings.max_epochs, "batch_size": settings.batch_size,
                "lr": settings.lr, "pretrained": settings.pretrained,
                "device": settings.device, "verbose": int(bool(verbose)),
@@ -74,10 +75,11 @@ def build_models(settings, *, screened, cache_dir, verbose=False):
     cache_dir : path-like or None
         The patch, radiomics and CNN caches.
     verbose : bool, default=False
-        Draw a progress bar over each CNN training's epochs.
+        Draw progress bars over the patients of the patch and radiomics extractions and over
+        each CNN training's epochs.
     """
     image = image_settings(settings, cache_dir, verbose=verbose)
-    radiomics_extractor = {"n_jobs": settings.n_jobs}
+    radiomics_extractor = {"n_jobs": settings.n_jobs, "verbose": int(bool(verbose))}
     if cache_dir is not None:
         radiomics_extractor["memory"] = str(Path(cache_dir))
     factories = {
