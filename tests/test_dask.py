@@ -154,6 +154,62 @@ def test_cached_cnn_grid_search_on_the_cluster_equals_the_local_one(address, coh
         assert len(list((tmp_path / run / "cnn-weights").rglob("entry.json"))) == 3
 
 
+def test_leave_one_center_out_on_the_cluster_equals_the_local_one(address, cohort, outcome):
+    from tacelearn.validation import leave_one_center_out
+
+    def validate():
+        return leave_one_center_out(make_clinical_model(screen=False), cohort, outcome,
+                                    n_jobs=1)
+
+    local = validate()
+    with parallel_backend(address) as client:
+        on_cluster, tasks = _cluster_tasks(client, validate)
+    assert tasks
+    pd.testing.assert_frame_equal(on_cluster.table, local.table)
+
+
+def test_backbone_comparison_on_the_cluster_equals_the_local_one(address, cohort, outcome,
+                                                                 one_torch_thread):
+    from tacelearn.estimators import compare_backbones
+
+    def compare():
+        return compare_backbones(cohort, outcome, backbones=("test_resnet", "resnet18"), cv=2,
+                                 patch_size=32, random_state=0, return_scores=True,
+                                 encoder_params={"max_epochs": 1, "batch_size": 8})
+
+    local_table, local_scores = compare()
+    with parallel_backend(address) as client:
+        (table, scores), tasks = _cluster_tasks(client, compare)
+    # Two backbones x two folds: four trainings, in one pool, on the workers.
+    assert sum("_fit_fold" in task for task in tasks) >= 1
+    pd.testing.assert_frame_equal(scores, local_scores)
+    columns = ["auc", "auc_ci_low", "auc_ci_high", "fold_auc_mean", "pvalue_vs_best"]
+    pd.testing.assert_frame_equal(table[columns], local_table[columns])
+
+
+def test_study_command_with_a_scheduler_runs_on_the_cluster(address, tmp_path, capsys):
+    from tacelearn.study._cli import main
+
+    # Splits large enough for every analysis of the report (DeLong needs 2 of each class).
+    make_tace_cohort(tmp_path / "cohort", n_per_center=(50, 20, 20), image_shape=(32, 32, 8),
+                     random_state=0)
+    manifest = tmp_path / "cohort" / "cohort.csv"
+    arguments = ["study", "--cohort", str(manifest), "--models", "clinical", "--n-bootstraps",
+                 "4", "--n-resamples", "20", "--gradcam-patients", "0", "--quiet"]
+    assert main([*arguments, "--out", str(tmp_path / "local")]) == 0
+    with distributed.Client(address, set_as_default=False) as client, \
+            distributed.get_task_stream(client=client) as stream:
+        assert main([*arguments, "--out", str(tmp_path / "cluster"), "--scheduler",
+                     address]) == 0
+    capsys.readouterr()
+    # The bootstrap's refits ran on the workers, and the report says what the local one says.
+    assert any("call_capturing_warnings" in task["key"] for task in stream.data)
+    for table in ("table2_performance", "validation_optimism"):
+        local = pd.read_csv(tmp_path / "local" / "tables" / f"{table}.csv")
+        cluster = pd.read_csv(tmp_path / "cluster" / "tables" / f"{table}.csv")
+        pd.testing.assert_frame_equal(cluster, local)
+
+
 # ------------------------------------------------------------------ nested joblib calls
 def _sum_of_nested_tasks(keep_in_task):
     """On a worker: a joblib call inside the task, kept in it or not."""
