@@ -5,7 +5,7 @@ from __future__ import annotations
 from sklearn.metrics import roc_curve
 
 from ..metrics import delong_roc_ci, delong_roc_variance, roc_direction
-from ..utils import check_binary_outcome, check_named_scores
+from ..utils import check_binary_outcome, check_named_scores, format_number
 from ._base import get_axes, scores_of_estimators
 
 __all__ = ["MultiRocDisplay"]
@@ -103,8 +103,10 @@ class MultiRocDisplay:
         for fpr, tpr, auc, (low, high), name, direction in zip(
                 self.fpr, self.tpr, self.roc_auc, self.auc_ci, self.names, directions):
             flipped = " (lower score = case)" if direction == ">" else ""
-            label = (f"{name}{flipped}: AUC {auc:.{decimals}f} "
-                     f"({level} CI {low:.{decimals}f}-{high:.{decimals}f})")
+            # The report's one formatter, so that the legend reads as Table 2 does.
+            label = (f"{name}{flipped}: AUC {format_number(auc, decimals)} "
+                     f"({level} CI {format_number(low, decimals)}-"
+                     f"{format_number(high, decimals)})")
             (line,) = ax.plot(fpr, tpr, label=label, **kwargs)
             self.lines_.append(line)
         self.chance_level_ = None

@@ -26,19 +26,24 @@ _DPI = 110
 
 
 class Figure:
-    """A saved figure: where it is, what it shows and which report section it belongs to."""
+    """A saved figure: where it is, what it shows, which report section it belongs to, and
+    the text of its legends (the page gives it as the image's alternative text, so that the
+    numbers a legend shows are in the page as text too)."""
 
-    def __init__(self, path, caption, section):
+    def __init__(self, path, caption, section, legends=()):
         self.path = path
         self.caption = caption
         self.section = section
+        self.legends = tuple(legends)
 
 
 def save_figure(figure, path, caption, section):
     """Write ``figure`` to ``path`` as PNG, close it, and return it as a :class:`Figure`."""
+    legends = [text.get_text() for ax in figure.axes if ax.get_legend() is not None
+               for text in ax.get_legend().get_texts()]
     figure.savefig(path, dpi=_DPI, bbox_inches="tight")
     plt.close(figure)
-    return Figure(path, caption, section)
+    return Figure(path, caption, section, legends)
 
 
 def legend_below(ax, ncol=1):

@@ -69,12 +69,15 @@ class HtmlReport:
                                  float_format=float_format.format, escape=True)
         self._parts.append(f'<div class="table-wrap">{rendered}</div>')
 
-    def figure(self, png_path, *, caption, wide=False):
-        """An embedded PNG with its caption; ``wide`` figures may take the page's width."""
+    def figure(self, png_path, *, caption, legends=(), wide=False):
+        """An embedded PNG with its caption; ``wide`` figures may take the page's width. The
+        alternative text is the caption and the legend entries, for screen readers (and so
+        that a legend's numbers can be checked against the tables)."""
         data = base64.b64encode(Path(png_path).read_bytes()).decode("ascii")
         css = ' class="wide"' if wide else ""
+        alt = "; ".join([caption, *legends])
         self._parts.append(
-            f'<figure{css}><img alt="{html.escape(caption)}" '
+            f'<figure{css}><img alt="{html.escape(alt)}" '
             f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
             "</figcaption></figure>"
         )

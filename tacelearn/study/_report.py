@@ -43,7 +43,7 @@ def _headline(summary, train_split):
 
 def _figures(report, figures, section, **options):
     for figure in figures.get(section, []):
-        report.figure(figure.path, caption=figure.caption, **options)
+        report.figure(figure.path, caption=figure.caption, legends=figure.legends, **options)
 
 
 def _introduction(report, summary, settings):

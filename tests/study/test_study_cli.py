@@ -98,6 +98,10 @@ def test_the_same_number_reads_the_same_everywhere(report, summary):
     html = (report / "index.html").read_text()
     assert html.count(text) >= 2  # the headline and Table 2
     assert f"{row['estimate']:.3f}" == text.split(" ")[0]
+    # The ROC figure's legend (its text is the image's alternative text) reads the same.
+    alt = re.search(r'alt="(ROC curves with DeLong 95% CIs, External 1[^"]*)"', html).group(1)
+    low, high = text.split(" ")[1].strip("()").split("-")
+    assert f"DLTR_LR: AUC {text.split(' ')[0]} (95% CI {low}-{high})" in alt
     # Every DeLong P value the page prints is rounded once, to 3 decimals, or shown <0.001.
     delong = pd.read_csv(report / "tables" / "delong_tests.csv")
     for pvalue, holm in zip(delong["pvalue"], delong["pvalue_holm"]):
