@@ -739,7 +739,12 @@ def _place_labels(ax, labels):
     The most significant genes come first and keep the best places; a label that finds no
     free place is left out rather than drawn over another one.
     """
-    renderer = ax.figure.canvas.get_renderer()
+    canvas = ax.figure.canvas
+    if not hasattr(canvas, "get_renderer"):  # a Figure made without pyplot: no backend yet
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(ax.figure)
+    renderer = canvas.get_renderer()
     placed, boxes = [], []
     for text, x, y in labels:
         for dx, dy in _LABEL_OFFSETS:

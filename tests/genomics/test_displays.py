@@ -75,6 +75,17 @@ def test_volcano_labels_of_crowded_genes_never_overlap():
     plt.close(display.figure_)
 
 
+def test_volcano_labels_are_placed_on_a_figure_made_without_pyplot():
+    # The report draws on matplotlib.figure.Figure objects, whose canvas has no renderer yet.
+    from matplotlib.figure import Figure
+
+    table = pd.DataFrame({"gene": ["A", "B"], "log2_fold_change": [2.0, -2.0],
+                          "pvalue": [1e-6, 1e-5], "qvalue": [1e-5, 1e-4]})
+    ax = Figure().subplots()
+    display = VolcanoDisplay.from_table(table, ax=ax)
+    assert [label.get_text() for label in display.labels_] == ["A", "B"]
+
+
 def test_volcano_from_expression_uses_welch_by_default():
     rng = np.random.default_rng(0)
     expression = pd.DataFrame(rng.normal(8.0, 1.0, size=(24, 30)),
