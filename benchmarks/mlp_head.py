@@ -44,6 +44,9 @@ def candidates(seed):
             max_iter=500, random_state=seed),
         "64, alpha 10": MLPClassifier(hidden_layer_sizes=(64,), alpha=10.0, max_iter=500,
                                       random_state=seed),
+        "64, alpha 20": MLPClassifier(hidden_layer_sizes=(64,), alpha=20.0, max_iter=500,
+                                      random_state=seed),
+        "512-512, alpha 10": MLPClassifier(alpha=10.0, **big),
         "512-512 + out-of-fold recalibration": LogisticRecalibrator(
             MLPClassifier(alpha=1.0, **big), method="intercept+slope", cv=5),
     }

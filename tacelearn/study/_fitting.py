@@ -92,6 +92,7 @@ def build_models(settings, *, screened, cache_dir, verbose=False):
                                         cv=settings.fusion_cv, **image),
         "dltr_mlp": lambda: make_dltr_mlp(image_output=settings.image_output,
                                           hidden_layer_sizes=settings.mlp_hidden_layer_sizes,
+                                          mlp_alpha=settings.mlp_alpha,
                                           cv=settings.fusion_cv, **image),
     }
     return {name: factories[name]() for name in settings.models}

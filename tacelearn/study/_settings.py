@@ -100,8 +100,10 @@ class StudySettings:
         How the CNN models turn lesions into a patient's score: the largest lesion's patch
         (the paper's), or every lesion scored and pooled (see docs/lesions-3d.md). The report
         then has a Lesions section with every lesion's score and weight.
-    mlp_hidden_layer_sizes : tuple of int, default=(512, 512)
-        DLTR_MLP's hidden layers.
+    mlp_hidden_layer_sizes : tuple of int, default=(64,)
+        DLTR_MLP's hidden layers (the paper's: 512,512).
+    mlp_alpha : float, default=10.0
+        DLTR_MLP's L2 penalty (see :func:`~tacelearn.estimators.make_dltr_mlp`).
     radiomics_settings : str, optional
         PyRadiomics parameter file (YAML) of the radiomics model; default tacelearn's.
     threshold : float, default=0.5
@@ -178,8 +180,10 @@ class StudySettings:
                                        "largest (the paper's) or all, pooled by max, "
                                        "volume_mean or attention", kind="str",
                                        choices=("largest", "max", "volume_mean", "attention"))
-    mlp_hidden_layer_sizes: tuple = _setting((512, 512), "hidden layers of DLTR_MLP, e.g. "
-                                             "512,512", kind="ints", aliases=("--mlp-hidden",))
+    mlp_hidden_layer_sizes: tuple = _setting((64,), "hidden layers of DLTR_MLP, e.g. "
+                                             "512,512 (the paper's)", kind="ints",
+                                             aliases=("--mlp-hidden",))
+    mlp_alpha: float = _setting(10.0, "L2 penalty of DLTR_MLP", kind="positive_float")
     radiomics_settings: str | None = _setting(None, "PyRadiomics parameter file (YAML) of the "
                                               "radiomics model", kind="path", metavar="FILE")
     threshold: float = _setting(0.5, "probability threshold of Table 2's metrics",
