@@ -28,6 +28,7 @@ browser:
 	  || echo "Chromium is not installed: the report rendering test will be skipped"
 
 test: $(STAMP) browser
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -n 2 -m "not slow and not gpu"
 
 lint: $(STAMP)

@@ -230,14 +230,17 @@ def compare_backbones(cohort, y, *, backbones=PAPER_BACKBONES, cv=5, groups=None
     >>> from sklearn.model_selection import StratifiedKFold
     >>> from tacelearn.datasets import make_tace_cohort
     >>> from tacelearn.estimators import compare_backbones
-    >>> cohort = make_tace_cohort(tempfile.mkdtemp(), n_per_center=(16, 8, 8),
+
+    Two of timm's tiny test networks stand in for the paper's backbones, on 16 patients:
+
+    >>> cohort = make_tace_cohort(tempfile.mkdtemp(), n_per_center=(8, 4, 4),
     ...                           image_shape=(32, 32, 8))
     >>> table = compare_backbones(
-    ...     cohort, cohort["objective_response"], backbones=("resnet18", "test_resnet"),
+    ...     cohort, cohort["objective_response"], backbones=("test_resnet", "test_efficientnet"),
     ...     cv=StratifiedKFold(2, shuffle=True, random_state=0), patch_size=32,
     ...     encoder_params={"max_epochs": 1, "batch_size": 8}, random_state=0)
     >>> table.index.tolist()
-    ['resnet18', 'test_resnet']
+    ['test_resnet', 'test_efficientnet']
     >>> table.columns.tolist()
     ['auc', 'auc_ci_low', 'auc_ci_high', 'fold_auc_mean', 'fold_auc_sd', \
 'training_seconds', 'pvalue_vs_best']

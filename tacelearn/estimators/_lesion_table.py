@@ -127,8 +127,8 @@ def lesion_table(model, X):
     >>> from tacelearn.estimators import lesion_table, make_dltr
     >>> cohort = make_tace_cohort(tempfile.mkdtemp(), n_per_center=(8, 4, 4),
     ...                           image_shape=(32, 32, 8))
-    >>> model = make_dltr(backbone="resnet18", patch_size=32, lesion_aggregation="max",
-    ...                   random_state=0, encoder_params={"max_epochs": 1, "batch_size": 8})
+    >>> model = make_dltr(backbone="test_resnet", patch_size=32, lesion_aggregation="max",
+    ...                   random_state=0, encoder_params={"max_epochs": 1, "batch_size": 16})
     >>> model = model.fit(cohort, cohort["objective_response"].astype(int))
     >>> table = lesion_table(model, cohort)
     >>> bool(table.groupby("patient_id")["weight"].sum().eq(1).all())

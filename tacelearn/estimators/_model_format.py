@@ -171,9 +171,7 @@ class _Encoder:
         return name if name in CALLABLES else None
 
     def value(self, value, path):
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, int):
+        if value is None or isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
             return value if math.isfinite(value) else {"$float": repr(value)}
@@ -196,13 +194,16 @@ class _Encoder:
         if isinstance(value, np.random.RandomState):
             return self.random_state(value, path)
         if isinstance(value, _FUNCTION_TYPES):
-            name = self.callable_name(value)
-            if name is not None:
-                return {"$callable": name}
+            return self.function(value, path)
+        return {"$object": self.object(value, path)}
+
+    def function(self, value, path):
+        name = self.callable_name(value)
+        if name is None:
             raise TypeError(f"cannot save {path}: {_name(value)} is not among the functions "
                             "and types a saved model may hold; pass trusted=[...] to "
                             "save_model and load_model to allow it")
-        return {"$object": self.object(value, path)}
+        return {"$callable": name}
 
     def scalar(self, value, path):
         if value.dtype.kind not in _ARRAY_KINDS:

@@ -89,8 +89,8 @@ def dominant_lesion_patches(encoder, bags):
     >>> patches = rng.normal(size=(8, 1, 16, 16)).astype(np.float32)
     >>> lesions = pd.DataFrame({"lesion": [0, 1] * 4, "volume_ml": [3.0, 1.0] * 4})
     >>> bags = make_lesion_bags(patches, lesions)
-    >>> encoder = CNNEncoder(backbone="resnet18", lesion_aggregation="volume_mean",
-    ...                      max_epochs=1, batch_size=2, random_state=0).fit(bags, [0, 1] * 2)
+    >>> encoder = CNNEncoder(backbone="test_resnet", lesion_aggregation="volume_mean",
+    ...                      max_epochs=1, batch_size=4, random_state=0).fit(bags, [0, 1] * 2)
     >>> dominant_lesion_patches(encoder, bags).lesion.tolist()
     [0, 0, 0, 0]
     """
@@ -280,7 +280,7 @@ def grad_cam(encoder, X, *, target=1, layer=None):
     >>> y = np.tile([0, 1], 8)
     >>> X = rng.normal(size=(16, 2, 32, 32)).astype(np.float32)
     >>> X[y == 1, :, 4:12, 4:12] += 3.0
-    >>> encoder = CNNEncoder(backbone="resnet18", max_epochs=2, batch_size=8,
+    >>> encoder = CNNEncoder(backbone="test_resnet", max_epochs=1, batch_size=16,
     ...                      random_state=0).fit(X, y)
     >>> heatmaps = grad_cam(encoder, X[:4])
     >>> heatmaps.shape, float(heatmaps.min()) >= 0.0, float(heatmaps.max()) <= 1.0

@@ -118,17 +118,9 @@ def _feed(digest, value):
     elif isinstance(value, np.ndarray):
         _feed_array(digest, value)
     elif isinstance(value, (tuple, list)):
-        digest.update((b"T" if isinstance(value, tuple) else b"L") + struct.pack("<Q", len(value)))
-        for item in value:
-            _feed(digest, item)
+        _feed_sequence(digest, value)
     elif isinstance(value, dict):
-        keys = list(value)
-        if not all(isinstance(key, str) for key in keys):
-            raise TypeError(f"cache keys take dicts with str keys only, got keys {keys!r}")
-        digest.update(b"D" + struct.pack("<Q", len(keys)))
-        for key in sorted(keys):
-            _feed(digest, key)
-            _feed(digest, value[key])
+        _feed_dict(digest, value)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         _feed(digest, (f"{type(value).__module__}.{type(value).__qualname__}",
                        {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}))
@@ -136,6 +128,23 @@ def _feed(digest, value):
         raise TypeError(f"cannot key a cache entry on a {type(value).__name__}: use numbers, "
                         "text, bytes, paths, numpy arrays, dataclasses and tuples/lists/dicts "
                         "of them")
+
+
+def _feed_sequence(digest, sequence):
+    digest.update((b"T" if isinstance(sequence, tuple) else b"L")
+                  + struct.pack("<Q", len(sequence)))
+    for item in sequence:
+        _feed(digest, item)
+
+
+def _feed_dict(digest, mapping):
+    keys = list(mapping)
+    if not all(isinstance(key, str) for key in keys):
+        raise TypeError(f"cache keys take dicts with str keys only, got keys {keys!r}")
+    digest.update(b"D" + struct.pack("<Q", len(keys)))
+    for key in sorted(keys):
+        _feed(digest, key)
+        _feed(digest, mapping[key])
 
 
 def _feed_array(digest, array):
