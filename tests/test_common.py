@@ -134,10 +134,6 @@ def _binary_head_reasons(name):
         "check_estimator_sparse_array": sparse,
         "check_estimator_sparse_matrix": sparse,
         "check_estimator_sparse_tag": sparse,
-        "check_supervised_y_no_nan":
-            "check_binary_target runs type_of_target on y before scikit-learn validates it: "
-            "y with inf first warns 'invalid value encountered in cast' (a RuntimeWarning, an "
-            "error under this suite's filterwarnings), not the ValueError about infinity",
     })
     if name == "BinaryLogisticRegression":
         reasons["check_class_weight_classifiers"] = three

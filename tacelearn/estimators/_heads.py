@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import assert_all_finite
 
 from ..utils import MAX_LISTED, describe_names
 
@@ -39,6 +40,11 @@ def check_binary_target(y, estimator_name):
     ...
     ValueError: model predicts objective response (two classes); y holds 3: [0, 1, 2] ...
     """
+    values = np.asarray(y)
+    if values.dtype.kind == "f":
+        # scikit-learn's own message for NaN or infinite labels, before type_of_target casts
+        # them (which would only warn).
+        assert_all_finite(values, input_name="y")
     kind = type_of_target(y, input_name="y")
     if kind == "binary":
         return
