@@ -50,8 +50,8 @@ def lesion_summary(table, settings):
             "Lesions": len(lesions),
             "Multifocal patients": len(multifocal),
             "Largest lesion's weight, mean": largest["weight"].mean(),
-            # Whether the smaller lesions look like the largest to the CNN: the agreement of
-            # the patient's score with a score of its largest lesion alone.
+            # How the CNN scores a multifocal patient's smaller lesions against its largest
+            # one: the mean difference of their probabilities (0 when they look alike).
             "Other lesions' score minus the largest's, mean": (
                 others["lesion_score"].to_numpy()
                 - largest.set_index("patient_id").loc[others["patient_id"], "lesion_score"]
