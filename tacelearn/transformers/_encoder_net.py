@@ -120,6 +120,23 @@ def _move_optimizer_state(optimizer, device):
                     state[key] = value.to(device)
 
 
+class _TrainingInterrupted(BaseException):
+    """Carries a KeyboardInterrupt (Ctrl-C, or the CLI's SIGTERM) past skorch's
+    ``partial_fit``, which would swallow it, end training early and return a half-trained net
+    that the weights cache would then store as a full training."""
+
+
+def _raised_by_a_callback(error):
+    """Whether a skorch callback raised ``error``: EarlyStopping stops training by raising a
+    KeyboardInterrupt, which is not an interruption by the user."""
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_globals.get("__name__", "").startswith("skorch.callbacks"):
+            return True
+        frame = frame.tb_next
+    return False
+
+
 class EncoderNet(NeuralNetClassifier):
     """skorch classifier for :class:`EncoderModule` (see :class:`CNNEncoder`).
 
@@ -251,8 +268,18 @@ class EncoderNet(NeuralNetClassifier):
         self.grad_scaler_ = torch.amp.GradScaler("cuda") if self.accelerated else None
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as interrupt:
+            if _raised_by_a_callback(interrupt):
+                raise  # skorch's own way to stop early (EarlyStopping): partial_fit ends it
+            raise _TrainingInterrupted(interrupt) from None
         finally:
             self.grad_scaler_ = None
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        try:
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+        except _TrainingInterrupted as carried:
+            raise carried.args[0] from None
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)

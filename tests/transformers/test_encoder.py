@@ -272,6 +272,26 @@ def test_verbose_draws_an_epoch_bar_and_verbose_2_the_epoch_table(data, capsys):
     assert "it/s" in captured.err or "s/it" in captured.err
 
 
+def test_an_interrupted_training_stops_the_fit_and_caches_nothing(data, tmp_path, monkeypatch):
+    # skorch swallows KeyboardInterrupt and returns a half-trained net; Ctrl-C (or the CLI's
+    # SIGTERM, a KeyboardInterrupt subclass) must stop the fit, and the half-trained weights
+    # must never reach the cache as if they were a full training.
+    from tacelearn.transformers._encoder_net import EncoderNet
+
+    X, y = data
+
+    class Stop(KeyboardInterrupt):
+        pass
+
+    def interrupted(self, batch, **fit_params):
+        raise Stop()
+
+    monkeypatch.setattr(EncoderNet, "train_step", interrupted)
+    with pytest.raises(Stop):
+        CNNEncoder(**FAST, memory=tmp_path).fit(X, y)
+    assert not list(tmp_path.rglob("entry.json"))
+
+
 # scikit-learn's parameter validation words most messages; tacelearn the rest.
 @pytest.mark.parametrize(("params", "message"), [
     ({"output": "scores"}, "'output' parameter of CNNEncoder must be a str among"),
