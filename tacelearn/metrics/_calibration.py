@@ -126,6 +126,15 @@ def _loess_errors(is_case, probabilities, span, surface="interpolate"):
                              float(np.quantile(errors, 0.9)), float(errors.max()))
 
 
+def _loess_errors_or_nan(is_case, probabilities, span):
+    """The loess errors, or NaN for each with the reason when no neighbourhood has width
+    (tied probabilities, too few patients): ``(errors, reason or None)``."""
+    try:
+        return _loess_errors(is_case, probabilities, span), None
+    except ValueError as error:
+        return CalibrationErrors(np.nan, np.nan, np.nan, np.nan), error
+
+
 def _checked(y_true, y_prob, pos_label):
     is_case = check_binary_outcome(y_true, pos_label=pos_label)
     return is_case, check_scores(y_prob, is_case.shape[0], name="y_prob", probability=True)
@@ -252,10 +261,7 @@ def _percentile_interval(values, confidence_level):
 def _resampled_metrics(is_case, probabilities, indices, span):
     """Brier, scaled Brier, ICI, E50, E90 and Emax on one resample; NaN where undefined."""
     case, prob = is_case[indices], probabilities[indices]
-    try:
-        errors = _loess_errors(case, prob, span)
-    except ValueError:  # a resample whose loess neighbourhood collapses to one value
-        errors = (np.nan,) * 4
+    errors, _ = _loess_errors_or_nan(case, prob, span)
     return (*_brier_scores(case, prob), *errors)
 
 
@@ -483,13 +489,11 @@ def calibration_metrics(y_true, y_prob, *, confidence_level=0.95, n_resamples=10
     linear_predictor, n_clipped = clipped_logit(probabilities, epsilon)
     (intercept, slope), (intercept_ci, slope_ci) = _wald_intervals(is_case, linear_predictor, z)
     brier, scaled_brier = _brier_scores(is_case, probabilities)
-    try:
-        ici, e50, e90, emax = _loess_errors(is_case, probabilities, span)
-    except ValueError as error:  # few distinct probabilities: no loess neighbourhood is wide
+    (ici, e50, e90, emax), undefined = _loess_errors_or_nan(is_case, probabilities, span)
+    if undefined is not None:
         # A model of a few binary factors gives ties; the GLM and Brier quantities still hold.
-        warnings.warn(f"ICI, E50, E90 and Emax are undefined ({error}); reported as NaN",
+        warnings.warn(f"ICI, E50, E90 and Emax are undefined ({undefined}); reported as NaN",
                       RuntimeWarning, stacklevel=2)
-        ici = e50 = e90 = emax = np.nan
     resampled = np.array([_resampled_metrics(is_case, probabilities, indices, span)
                           for indices in _resample_indices(is_case, n_resamples, stratified,
                                                            random_state)])

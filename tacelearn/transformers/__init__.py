@@ -80,10 +80,6 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name == "WEIGHTS_CACHE_NAMESPACE":
-        from ._weights_cache import CACHE_NAMESPACE
-
-        return CACHE_NAMESPACE
     if name in _NEEDS_TORCH:
         return getattr(importlib.import_module(_NEEDS_TORCH[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CACHE_NAMESPACE", "WEIGHTS_FORMAT_VERSION", "load_weights", "store_weights"]
+__all__ = ["CACHE_NAMESPACE", "WEIGHTS_CACHE_NAMESPACE", "WEIGHTS_FORMAT_VERSION", "load_weights",
+           "store_weights"]
 
 #: Bumped when the meaning of a stored entry changes, so old entries are not reused.
 WEIGHTS_FORMAT_VERSION = 2
 CACHE_NAMESPACE = "cnn-weights"
+#: The same, under the name the package exports (the study counts trainings in it).
+WEIGHTS_CACHE_NAMESPACE = CACHE_NAMESPACE
 
 
 def store_weights(store, key, state_dict, history):
